@@ -1,0 +1,40 @@
+"""Errors that tell the learner what to do next.
+
+Every error carries a ``fix``: the exact command or setting that resolves it,
+printed by the CLI and shown in notebooks instead of a bare traceback.
+"""
+
+from __future__ import annotations
+
+
+class ScaleLabError(Exception):
+    """A problem the learner can fix; ``fix`` says how."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}\n  Fix: {fix}")
+        self.problem = problem
+        self.fix = fix
+
+
+class NoClusterError(ScaleLabError):
+    """No tutorial cluster is running or reachable."""
+
+
+class ContextNotAllowedError(ScaleLabError):
+    """The current kube context was not created by Scale Lab."""
+
+
+class MetricsUnavailableError(ScaleLabError):
+    """The metrics API (metrics.k8s.io) does not answer."""
+
+
+class MissingToolError(ScaleLabError):
+    """A program (go, kubectl, kind, docker, a cached binary) is missing."""
+
+
+class BuildError(ScaleLabError):
+    """Building a pinned binary from source failed."""
+
+
+class WaitTimeout(ScaleLabError):
+    """A wait ran out of time; the message says what was awaited and what was seen."""

@@ -1,0 +1,49 @@
+"""API clients for the tutorial cluster, always behind the context guard.
+
+This is the only module that loads kubeconfig; everything else asks it for a
+client, so no code path can reach a cluster the guard has not approved.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kubernetes import client, config
+from kubernetes.config.config_exception import ConfigException
+
+from scalelab import guard
+from scalelab.errors import NoClusterError
+
+
+def kubeconfig_path() -> Path:
+    """The kubeconfig file kubectl would write to (first entry of KUBECONFIG, or ~/.kube/config)."""
+    env = os.environ.get("KUBECONFIG", "")
+    first = env.split(os.pathsep)[0] if env else ""
+    return Path(first) if first else Path.home() / ".kube" / "config"
+
+
+def current_context() -> str | None:
+    """Name of the current kube context, or None when there is no kubeconfig."""
+    try:
+        _, active = config.list_kube_config_contexts()
+    except (ConfigException, FileNotFoundError, TypeError):
+        return None
+    return active["name"] if active else None
+
+
+def context_exists(context: str) -> bool:
+    try:
+        contexts, _ = config.list_kube_config_contexts()
+    except (ConfigException, FileNotFoundError, TypeError):
+        return False
+    return any(c["name"] == context for c in contexts)
+
+
+def api_client(context: str | None = None) -> client.ApiClient:
+    """A client for ``context`` (default: the current one), after the guard approved it."""
+    context = guard.check(context or current_context())
+    try:
+        return config.new_client_from_config(context=context)
+    except (ConfigException, FileNotFoundError) as exc:
+        raise NoClusterError(f"kube context '{context}' cannot be loaded: {exc}", "run `scalelab up`") from exc

