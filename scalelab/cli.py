@@ -1,0 +1,76 @@
+"""`scalelab up | down | status | doctor | reset`: the tutorial cluster from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from scalelab.errors import ScaleLabError
+from scalelab.progress import Progress
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scalelab", description="Run the Scale Lab tutorial cluster.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("--provider", choices=["auto", "kind", "kwok"], default="auto",
+                         help="kind (Docker) or kwok (no Docker); auto reuses an existing cluster, "
+                              "else picks kind when Docker runs")
+        cmd.add_argument("--cluster", default=None, help="cluster name (default: $SCALELAB_CLUSTER or 'scalelab')")
+        return cmd
+
+    up = add("up", "Create or reuse the tutorial cluster and wait until the lessons can run.")
+    up.add_argument("--config", default=None,
+                    help="'default' (1 node on kind), 'fleet' (several pools/zones), or a config file path")
+    up.add_argument("--timeout", type=float, default=600, help="seconds to wait for readiness (default 600)")
+    add("down", "Delete the tutorial cluster.")
+    add("status", "Show provider, context, version, nodes, metrics API and tutorial namespaces.")
+    add("doctor", "Check every prerequisite and print the fix for each problem.")
+    add("reset", "Delete every tutorial namespace (and nothing else).")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    progress = Progress(interval=30)
+    try:
+        return _run(args, progress)
+    except ScaleLabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, progress: Progress) -> int:
+    from scalelab import doctor
+    from scalelab.cluster import base, choose_provider
+
+    provider = choose_provider(args.provider, args.cluster, getattr(args, "config", None))
+    if args.command == "up":
+        provider.up(progress, timeout=args.timeout)
+        print(f"\nReady. Try:  kubectl --context {provider.context} get nodes")
+        return 0
+    if args.command == "down":
+        provider.down(progress)
+        return 0
+    if args.command == "status":
+        status = provider.status()
+        print(status.render())
+        return 0 if status.running else 1
+    if args.command == "doctor":
+        checks = doctor.run_checks(provider)
+        print(doctor.report(checks))
+        return 1 if any(c.status == doctor.FAIL for c in checks) else 0
+    if args.command == "reset":
+        deleted = base.reset(provider.api(), progress)
+        print(f"deleted {len(deleted)} tutorial namespace(s): {', '.join(deleted) or 'none'}")
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The provider interface and the steps every provider shares (up, status, reset)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from kubernetes import client
+
+from scalelab import guard, kube
+from scalelab.cluster import readiness
+from scalelab.errors import NoClusterError
+from scalelab.names import POOL_LABEL, TUTORIAL_LABEL, ZONE_LABEL
+from scalelab.progress import Progress
+
+
+class Provider(ABC):
+    """A way to run the tutorial cluster. Subclasses only start and stop it."""
+
+    name: str
+
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
+
+    @property
+    @abstractmethod
+    def context(self) -> str:
+        """The kube context this provider writes into the kubeconfig."""
+
+    @abstractmethod
+    def exists(self) -> bool: ...
+
+    @abstractmethod
+    def running(self) -> bool: ...
+
+    @abstractmethod
+    def create(self, progress: Progress) -> None: ...
+
+    @abstractmethod
+    def start(self, progress: Progress) -> None:
+        """Start an existing, stopped cluster."""
+
+    @abstractmethod
+    def delete(self, progress: Progress) -> None: ...
+
+    @abstractmethod
+    def expected_nodes(self) -> int: ...
+
+    @abstractmethod
+    def prepare(self, api: client.ApiClient, progress: Progress) -> None:
+        """Install what the lessons need on top of a bare cluster (idempotent)."""
+
+    def logs_hint(self) -> str:
+        """Where to look when something in the cluster misbehaves."""
+        return ""
+
+    def required_ports(self) -> dict[int, str]:
+        """Loopback ports that must be free before the cluster is created."""
+        return {}
+
+    # --- shared behaviour ---------------------------------------------------------------
+
+    def up(self, progress: Progress, timeout: float = 600) -> bool:
+        """Create or reuse the cluster and wait until lessons can run. Returns True if anything changed."""
+        if self.running():
+            guard.remember(self.context)
+            api = kube.api_client(self.context)
+            ok, _ = readiness.nodes_ready(api, self.expected_nodes())()
+            if ok and readiness.metrics_flowing(api, self.expected_nodes())()[0]:
+                progress.step(f"cluster '{self.cluster}' ({self.name}) is already up and ready; nothing to do")
+                return False
+            progress.step(f"cluster '{self.cluster}' is running but not ready; repairing")
+        elif self.exists():
+            progress.step(f"starting the stopped cluster '{self.cluster}' ({self.name})")
+            self.start(progress)
+        else:
+            progress.step(f"creating cluster '{self.cluster}' with the {self.name} provider")
+            self.create(progress)
+        guard.remember(self.context)
+        api = kube.api_client(self.context)
+        self.prepare(api, progress)
+        readiness.wait_ready(api, self.expected_nodes(), progress, timeout=timeout)
+        progress.done(f"cluster '{self.cluster}' is ready (context {self.context})")
+        return True
+
+    def down(self, progress: Progress) -> None:
+        if not self.exists():
+            progress.step(f"no cluster '{self.cluster}' ({self.name}); nothing to delete")
+        else:
+            self.delete(progress)
+            progress.step(f"deleted cluster '{self.cluster}'")
+        guard.forget(self.context)
+
+    def api(self) -> client.ApiClient:
+        if not self.running():
+            raise NoClusterError(f"the tutorial cluster '{self.cluster}' ({self.name}) is not running.",
+                                 "start it with `scalelab up`")
+        return kube.api_client(self.context)
+
+    def status(self) -> "ClusterStatus":
+        status = ClusterStatus(provider=self.name, cluster=self.cluster, context=self.context,
+                               exists=self.exists(), running=False)
+        if not status.exists or not self.running():
+            return status
+        status.running = True
+        api = kube.api_client(self.context)
+        status.version = client.VersionApi(api).get_code().git_version
+        for node in client.CoreV1Api(api).list_node().items:
+            labels = node.metadata.labels or {}
+            status.nodes.append(NodeSummary(
+                name=node.metadata.name, ready=readiness.node_is_ready(node),
+                pool=labels.get(POOL_LABEL, "-"), zone=labels.get(ZONE_LABEL, "-"),
+                cpu=(node.status.allocatable or {}).get("cpu", "?"),
+                memory=(node.status.allocatable or {}).get("memory", "?")))
+        status.metrics_available, status.metrics_reason = readiness.metrics_api_state(api)
+        status.namespaces = tutorial_namespaces(api)
+        return status
+
+
+def tutorial_namespaces(api: client.ApiClient) -> list[str]:
+    items = client.CoreV1Api(api).list_namespace(label_selector=f"{TUTORIAL_LABEL}=true").items
+    return sorted(ns.metadata.name for ns in items)
+
+
+def reset(api: client.ApiClient, progress: Progress) -> list[str]:
+    """Delete every tutorial namespace (and only those); wait until they are gone."""
+    from scalelab.wait import wait_for
+
+    names = tutorial_namespaces(api)
+    core = client.CoreV1Api(api)
+    for name in names:
+        progress.step(f"deleting namespace {name}")
+        core.delete_namespace(name)
+
+    def gone() -> tuple[bool, str]:
+        left = [n for n in names if n in {ns.metadata.name for ns in core.list_namespace().items}]
+        return not left, f"still terminating: {', '.join(left) or 'none'}"
+
+    if names:
+        wait_for(gone, "tutorial namespaces to be deleted", 180, progress)
+    return names
+
+
+@dataclass
+class NodeSummary:
+    name: str
+    ready: bool
+    pool: str
+    zone: str
+    cpu: str
+    memory: str
+
+
+@dataclass
+class ClusterStatus:
+    provider: str
+    cluster: str
+    context: str
+    exists: bool
+    running: bool
+    version: str = ""
+    nodes: list[NodeSummary] = field(default_factory=list)
+    metrics_available: bool = False
+    metrics_reason: str = ""
+    namespaces: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [f"provider:   {self.provider}", f"cluster:    {self.cluster}", f"context:    {self.context}"]
+        if not self.running:
+            state = "stopped" if self.exists else "not created"
+            lines.append(f"state:      {state} (start it with `scalelab up`)")
+            return "\n".join(lines)
+        lines += [f"state:      running", f"kubernetes: {self.version}",
+                  f"metrics:    {'Available' if self.metrics_available else 'NOT available'} ({self.metrics_reason})",
+                  f"namespaces: {', '.join(self.namespaces) or '(no tutorial namespaces)'}",
+                  f"nodes:      {len(self.nodes)}"]
+        for n in self.nodes:
+            lines.append(f"  {n.name:<24} {'Ready' if n.ready else 'NotReady':<9} pool={n.pool:<8} zone={n.zone:<10} "
+                         f"cpu={n.cpu:<5} memory={n.memory}")
+        return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""The kind provider: the learner's default, a real cluster in Docker containers.
+
+It runs exactly the commands a learner would type (listed by the ``*_command``
+functions, which the unit tests check), then installs metrics-server with the
+flag kind needs (``--kubelet-insecure-tls``) and waits for metrics to flow.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+from kubernetes import client
+
+from scalelab import k8s, paths, versions
+from scalelab.cluster.base import Provider
+from scalelab.errors import MissingToolError, ScaleLabError
+from scalelab.progress import Progress
+
+CONFIGS = {"default": "default.yaml", "fleet": "fleet.yaml"}
+
+
+def config_path(config: str | Path | None) -> Path:
+    """A kind config: a name from kind-configs/ (default, fleet) or a file path."""
+    if config is None:
+        config = "default"
+    if str(config) in CONFIGS:
+        return paths.project_root() / "kind-configs" / CONFIGS[str(config)]
+    path = Path(config)
+    if not path.is_file():
+        raise ScaleLabError(f"kind config '{config}' not found.",
+                            f"pass one of {', '.join(CONFIGS)} or the path of a kind config file")
+    return path
+
+
+def create_command(cluster: str, config: Path, image: str = versions.KIND_NODE_IMAGE) -> list[str]:
+    return ["kind", "create", "cluster", "--name", cluster, "--config", str(config), "--image", image, "--wait", "180s"]
+
+
+def delete_command(cluster: str) -> list[str]:
+    return ["kind", "delete", "cluster", "--name", cluster]
+
+
+def start_command(cluster: str, nodes: list[str]) -> list[str]:
+    """kind has no `start`; its nodes are containers that `docker start` resumes."""
+    return ["docker", "start", *nodes]
+
+
+def metrics_server_manifest() -> Path:
+    return paths.project_root() / "manifests" / "cluster" / "metrics-server-kind.yaml"
+
+
+def docker_running() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def node_count(config: Path) -> int:
+    return len(yaml.safe_load(config.read_text()).get("nodes") or [{}])
+
+
+class KindProvider(Provider):
+    name = "kind"
+
+    def __init__(self, cluster: str, config: str | Path | None = None) -> None:
+        super().__init__(cluster)
+        self.config = config_path(config)
+
+    @property
+    def context(self) -> str:
+        return f"kind-{self.cluster}"
+
+    def _require(self) -> None:
+        if shutil.which("kind") is None:
+            raise MissingToolError("kind is not installed.",
+                                   f"go install sigs.k8s.io/kind@{versions.KIND}  (or see kind's install page)")
+        if not docker_running():
+            raise MissingToolError("The Docker engine is not running, and kind needs it.",
+                                   "start Docker (Docker Desktop, or `sudo systemctl start docker`), "
+                                   "or use `scalelab up --provider kwok`")
+
+    def _run(self, cmd: list[str], progress: Progress) -> str:
+        progress.step("$ " + " ".join(cmd))
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise ScaleLabError(f"`{' '.join(cmd)}` failed:\n{out.stderr.strip()[-2000:]}",
+                                "run `scalelab doctor`; if a half-created cluster is left, `scalelab down`")
+        return out.stdout
+
+    def _nodes(self) -> list[str]:
+        if shutil.which("kind") is None:
+            return []
+        out = subprocess.run(["kind", "get", "nodes", "--name", self.cluster], capture_output=True, text=True)
+        return out.stdout.split() if out.returncode == 0 else []
+
+    def exists(self) -> bool:
+        return bool(self._nodes())
+
+    def running(self) -> bool:
+        nodes = self._nodes()
+        if not nodes or not docker_running():
+            return False
+        out = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", *nodes], capture_output=True, text=True)
+        return out.returncode == 0 and all(s == "true" for s in out.stdout.split())
+
+    def create(self, progress: Progress) -> None:
+        self._require()
+        self._run(create_command(self.cluster, self.config), progress)
+
+    def start(self, progress: Progress) -> None:
+        self._require()
+        self._run(start_command(self.cluster, self._nodes()), progress)
+
+    def delete(self, progress: Progress) -> None:
+        self._require()
+        self._run(delete_command(self.cluster), progress)
+
+    def expected_nodes(self) -> int:
+        return node_count(self.config)
+
+    def prepare(self, api: client.ApiClient, progress: Progress) -> None:
+        progress.step(f"$ kubectl apply --server-side -f {metrics_server_manifest().relative_to(paths.project_root())}")
+        k8s.apply_file(api, metrics_server_manifest())
