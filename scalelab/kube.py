@@ -23,10 +23,15 @@ def kubeconfig_path() -> Path:
     return Path(first) if first else Path.home() / ".kube" / "config"
 
 
+def kubeconfig_files() -> str:
+    """KUBECONFIG as read now (the client library reads it only once, at import)."""
+    return os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+
+
 def current_context() -> str | None:
     """Name of the current kube context, or None when there is no kubeconfig."""
     try:
-        _, active = config.list_kube_config_contexts()
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig_files())
     except (ConfigException, FileNotFoundError, TypeError):
         return None
     return active["name"] if active else None
@@ -34,7 +39,7 @@ def current_context() -> str | None:
 
 def context_exists(context: str) -> bool:
     try:
-        contexts, _ = config.list_kube_config_contexts()
+        contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig_files())
     except (ConfigException, FileNotFoundError, TypeError):
         return False
     return any(c["name"] == context for c in contexts)
@@ -44,6 +49,6 @@ def api_client(context: str | None = None) -> client.ApiClient:
     """A client for ``context`` (default: the current one), after the guard approved it."""
     context = guard.check(context or current_context())
     try:
-        return config.new_client_from_config(context=context)
+        return config.new_client_from_config(config_file=kubeconfig_files(), context=context)
     except (ConfigException, FileNotFoundError) as exc:
         raise NoClusterError(f"kube context '{context}' cannot be loaded: {exc}", "run `scalelab up`") from exc

@@ -1,0 +1,61 @@
+"""The kind path cannot run on CI machines; check the commands it would run and its configs."""
+
+import pytest
+import yaml
+
+from scalelab import versions
+from scalelab.cluster import kind
+from scalelab.errors import ScaleLabError
+
+
+def test_create_command_pins_the_node_image_and_config():
+    cfg = kind.config_path("fleet")
+    assert kind.create_command("scalelab", cfg) == [
+        "kind", "create", "cluster", "--name", "scalelab", "--config", str(cfg),
+        "--image", versions.KIND_NODE_IMAGE, "--wait", "180s"]
+
+
+def test_delete_and_start_commands():
+    assert kind.delete_command("scalelab") == ["kind", "delete", "cluster", "--name", "scalelab"]
+    assert kind.start_command("s", ["s-control-plane", "s-worker"]) == ["docker", "start", "s-control-plane", "s-worker"]
+
+
+def test_unknown_config_names_the_choices():
+    with pytest.raises(ScaleLabError) as err:
+        kind.config_path("flet")
+    assert "default" in err.value.fix and "fleet" in err.value.fix
+
+
+@pytest.mark.parametrize("name,nodes", [("default", 1), ("fleet", 4)])
+def test_configs_have_fast_hpa_and_expected_nodes(name, nodes):
+    path = kind.config_path(name)
+    config = yaml.safe_load(path.read_text())
+    assert config["kind"] == "Cluster" and kind.node_count(path) == nodes
+    control_plane = config["nodes"][0]
+    patch = yaml.safe_load(control_plane["kubeadmConfigPatches"][0])
+    args = {a["name"]: a["value"] for a in patch["controllerManager"]["extraArgs"]}
+    assert args["horizontal-pod-autoscaler-sync-period"] == "5s"
+
+
+def test_fleet_workers_span_pools_and_zones():
+    config = yaml.safe_load(kind.config_path("fleet").read_text())
+    workers = [n["labels"] for n in config["nodes"] if n["role"] == "worker"]
+    assert {w["scalelab.dev/pool"] for w in workers} == {"onprem", "cloud"}
+    assert len({w["topology.kubernetes.io/zone"] for w in workers}) == 3
+
+
+def test_metrics_server_manifest_has_the_flag_kind_needs():
+    docs = list(yaml.safe_load_all(kind.metrics_server_manifest().read_text()))
+    deploy = next(d for d in docs if d["kind"] == "Deployment")
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    assert "--kubelet-insecure-tls" in container["args"]
+    assert container["image"] == versions.METRICS_SERVER_IMAGE
+    assert any(d["kind"] == "APIService" and d["metadata"]["name"] == "v1beta1.metrics.k8s.io" for d in docs)
+
+
+def test_missing_docker_says_how_to_fall_back(monkeypatch):
+    monkeypatch.setattr(kind.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(kind, "docker_running", lambda: False)
+    with pytest.raises(ScaleLabError) as err:
+        kind.KindProvider("scalelab").create(kind.Progress(quiet=True))
+    assert "--provider kwok" in err.value.fix

@@ -1,0 +1,95 @@
+"""The recipe that builds Kubernetes and etcd from the Go module proxy, checked on plain text."""
+
+import pytest
+
+from scalelab import paths, toolchain
+
+K8S_GOMOD = """module k8s.io/kubernetes
+
+go 1.26.0
+
+require (
+\tk8s.io/api v0.0.0
+\tk8s.io/client-go v0.0.0
+)
+
+replace (
+\tk8s.io/api => ./staging/src/k8s.io/api
+\tk8s.io/client-go => ./staging/src/k8s.io/client-go
+)
+"""
+
+ETCD_GOMOD = """module go.etcd.io/etcd/server/v3
+
+replace (
+\tgo.etcd.io/etcd/api/v3 => ../api
+\tgo.etcd.io/etcd/client/v3 => ../client/v3
+)
+
+// Bad imports are sometimes causing attempts to pull that code.
+replace go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY
+replace go.etcd.io/tests/v3 => ./FORBIDDEN_DEPENDENCY
+"""
+
+
+def test_local_replaces_of_kubernetes_are_its_staging_modules():
+    assert toolchain.local_replaces(K8S_GOMOD) == ["k8s.io/api", "k8s.io/client-go"]
+
+
+def test_local_replaces_skip_etcd_forbidden_markers():
+    assert toolchain.local_replaces(ETCD_GOMOD) == ["go.etcd.io/etcd/api/v3", "go.etcd.io/etcd/client/v3"]
+
+
+def test_staging_tag_maps_v1_minor_patch_to_v0():
+    assert toolchain.staging_tag("v1.36.1") == "v0.36.1"
+    assert toolchain.staging_tag("v1.9.12") == "v0.9.12"
+
+
+def test_wrapper_gomod_pins_each_replaced_module_to_a_tag():
+    text = toolchain.wrapper_gomod("x.local/w", "k8s.io/kubernetes", "v1.36.1", {"k8s.io/api": "v0.36.1"})
+    assert "require k8s.io/kubernetes v1.36.1" in text
+    assert "\tk8s.io/api => k8s.io/api v0.36.1" in text
+    assert "./staging" not in text
+
+
+def test_version_ldflags_stamp_both_version_packages():
+    flags = toolchain.version_ldflags("v1.36.1")
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        assert f"-X {pkg}.gitVersion=v1.36.1" in flags
+        assert f"-X {pkg}.gitMinor=36" in flags
+
+
+def test_component_is_cached_only_when_complete(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALELAB_CACHE", str(tmp_path))
+    comp = toolchain.ETCD
+    comp.dir.mkdir(parents=True)
+    (comp.dir / "etcd").write_text("")
+    assert not comp.cached(), "a folder without the completion marker is a half-finished build"
+    (comp.dir / ".complete").write_text("{}")
+    assert comp.cached()
+    assert comp.dir == paths.cache_dir() / "bin" / f"etcd-{comp.version}"
+
+
+def test_official_download_urls_are_versioned():
+    assert toolchain.KUBERNETES.downloads("kube-apiserver").url.endswith(
+        f"/{toolchain.versions.KUBERNETES}/bin/linux/{toolchain.go_arch()}/kube-apiserver")
+    assert toolchain.METRICS_SERVER.downloads("metrics-server") is None
+
+
+def test_unreachable_download_falls_back_without_leaving_files(tmp_path, monkeypatch):
+    def refuse(url, dest):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(toolchain, "_fetch", refuse)
+    assert toolchain.try_download(toolchain.KWOK, tmp_path, toolchain.Progress(quiet=True)) is False
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_old_go_is_refused_with_the_fix(monkeypatch, tmp_path):
+    fake = tmp_path / "go"
+    fake.write_text("#!/bin/sh\necho go1.21.0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(toolchain.MissingToolError) as err:
+        toolchain.go_binary()
+    assert "go1.21.0" in str(err.value) and "install Go 1.26" in err.value.fix
