@@ -1,0 +1,8 @@
+# One-line wrappers; the scripts in tools/ say what each step does.
+.PHONY: lab test
+
+lab:  ## prepare everything, start the cluster, open the lessons in JupyterLab
+	bash tools/lab.sh
+
+test:  ## run the whole test suite (unit, cluster, notebooks) against a real control plane
+	bash tools/test.sh
