@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     add("status", "Show provider, context, version, nodes, metrics API and tutorial namespaces.")
     add("doctor", "Check every prerequisite and print the fix for each problem.")
     add("reset", "Delete every tutorial namespace (and nothing else).")
+    sub.add_parser("binaries", help="Download or build the pinned control-plane binaries (kwok provider) "
+                   "and print where they are; instructors run it once per machine before a workshop.")
     return parser
 
 
@@ -46,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, progress: Progress) -> int:
-    from scalelab import doctor
+    from scalelab import doctor, toolchain
     from scalelab.cluster import base, choose_provider
+
+    if args.command == "binaries":
+        for name, path in toolchain.ensure_all(progress).items():
+            print(f"{name:<24} {path}")
+        return 0
 
     provider = choose_provider(args.provider, args.cluster, getattr(args, "config", None))
     if args.command == "up":

@@ -47,3 +47,34 @@ def apply_objects(api: client.ApiClient, objects: Iterable[dict[str, Any]],
 def apply_file(api: client.ApiClient, path: Path | str, namespace: str | None = None) -> list[str]:
     """`kubectl apply --server-side -f PATH` from Python."""
     return apply_objects(api, load_manifests(path), namespace)
+
+
+def ensure_namespace(api: client.ApiClient, name: str) -> None:
+    """Create a tutorial namespace (labelled so `scalelab reset` finds it); no-op if it exists."""
+    from scalelab.names import TUTORIAL_LABEL
+
+    apply_objects(api, [{"apiVersion": "v1", "kind": "Namespace",
+                         "metadata": {"name": name, "labels": {TUTORIAL_LABEL: "true"}}}])
+
+
+def delete_namespace(api: client.ApiClient, name: str, timeout: float = 120) -> None:
+    """Delete a namespace and wait until it is gone, so the next run starts clean."""
+    from scalelab.wait import wait_for
+
+    core = client.CoreV1Api(api)
+    try:
+        core.delete_namespace(name)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+    def gone() -> tuple[bool, str]:
+        try:
+            phase = core.read_namespace(name).status.phase
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return True, "deleted"
+            raise
+        return False, f"namespace {name} is {phase}"
+
+    wait_for(gone, f"namespace {name} to be deleted", timeout)

@@ -1,0 +1,60 @@
+"""The provider's promises: guarded contexts, idempotent `up`, and a doctor that sees a stopped cluster."""
+
+import subprocess
+
+import pytest
+import yaml
+from kubernetes import client
+
+from scalelab import doctor, guard, kube
+from scalelab.errors import ContextNotAllowedError
+from scalelab.progress import Progress
+
+pytestmark = pytest.mark.cluster
+
+
+def test_cluster_is_ready_for_the_lessons(api, cluster):
+    nodes = client.CoreV1Api(api).list_node().items
+    assert len(nodes) == cluster.expected_nodes() >= 4
+    assert {n.metadata.labels["scalelab.dev/pool"] for n in nodes} >= {"onprem", "cloud"}
+    version = client.VersionApi(api).get_code().git_version
+    assert version == "v1.36.1"
+    top = subprocess.run(["kubectl", "--context", cluster.context, "top", "nodes"], capture_output=True, text=True)
+    assert top.returncode == 0, top.stderr
+    assert nodes[0].metadata.name in top.stdout
+
+
+def test_guard_refuses_a_foreign_context_pointing_at_a_real_apiserver(cluster, monkeypatch, tmp_path):
+    # A context the learner made by hand, even one pointing at this very apiserver, is refused.
+    config = yaml.safe_load(open(kube.kubeconfig_files()))
+    ours = next(c for c in config["contexts"] if c["name"] == cluster.context)
+    config["contexts"].append({"name": "team-prod", "context": dict(ours["context"])})
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.delenv(guard.ALLOW_ENV, raising=False)
+
+    with pytest.raises(ContextNotAllowedError) as err:
+        kube.api_client("team-prod")
+    assert f"export {guard.ALLOW_ENV}=team-prod" in err.value.fix
+
+    monkeypatch.setenv(guard.ALLOW_ENV, "team-prod")
+    assert client.VersionApi(kube.api_client("team-prod")).get_code().git_version == "v1.36.1"
+
+
+def test_up_twice_is_a_no_op(cluster):
+    pid_before = cluster.apiserver_pid()
+    assert cluster.up(Progress(quiet=True)) is False
+    assert cluster.apiserver_pid() == pid_before
+
+
+def test_doctor_reports_a_stopped_cluster_with_the_fix(cluster):
+    cluster.stop(Progress(quiet=True))
+    try:
+        checks = {c.name: c for c in doctor.run_checks(cluster)}
+        assert checks["cluster"].status == doctor.FAIL
+        assert "stopped" in checks["cluster"].detail and checks["cluster"].fix == "scalelab up"
+        assert "fix: scalelab up" in doctor.report(list(checks.values()))
+    finally:
+        assert cluster.up(Progress(quiet=True)) is True
+    assert {c.name: c for c in doctor.run_checks(cluster)}["cluster"].status == doctor.OK
