@@ -275,14 +275,15 @@ def _build_etcd(component: Component, work: Path, out: Path, progress: Progress)
                work, log, progress, f"compiling etcd {component.version}")
 
 
-def _go_install(packages: list[str]) -> Callable[[Component, Path, Path, Progress], None]:
-    """Modules without local replaces install straight from the proxy."""
+def _go_install(packages: list[str], ldflags: str = "") -> Callable[[Component, Path, Path, Progress], None]:
+    """Modules without local replaces install straight from the proxy (``ldflags`` may name {version})."""
 
     def build(component: Component, work: Path, out: Path, progress: Progress) -> None:
         go, log = go_binary(), _log(component)
         (work / "go.mod").write_text("module scalelab.local/install\n\ngo 1.26.0\n")
         env_bin = ["env", f"GOBIN={out}"]
-        run_logged([*env_bin, go, "install", "-v", "-trimpath", "-ldflags", "-s -w",
+        flags = ("-s -w " + ldflags.format(version=component.version)).strip()
+        run_logged([*env_bin, go, "install", "-v", "-trimpath", "-ldflags", flags,
                     *[f"{p}@{component.version}" for p in packages]],
                    work, log, progress, f"compiling {component.name} {component.version}")
 
@@ -300,7 +301,9 @@ ETCD = Component("etcd", versions.ETCD, ("etcd",), _etcd_download, _build_etcd)
 KWOK = Component("kwok", versions.KWOK, ("kwok", "kwokctl"), _kwok_download,
                  _go_install(["sigs.k8s.io/kwok/cmd/kwok", "sigs.k8s.io/kwok/cmd/kwokctl"]))
 METRICS_SERVER = Component("metrics-server", versions.METRICS_SERVER, ("metrics-server",), _no_download,
-                           _go_install(["sigs.k8s.io/metrics-server/cmd/metrics-server"]))
+                           # kwokctl reads `metrics-server --version`; unstamped it says v0.0.0-master.
+                           _go_install(["sigs.k8s.io/metrics-server/cmd/metrics-server"],
+                                       "-X k8s.io/client-go/pkg/version.gitVersion={version}"))
 ALL = (KUBERNETES, ETCD, KWOK, METRICS_SERVER)
 
 
