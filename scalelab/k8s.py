@@ -49,12 +49,24 @@ def apply_file(api: client.ApiClient, path: Path | str, namespace: str | None = 
     return apply_objects(api, load_manifests(path), namespace)
 
 
-def ensure_namespace(api: client.ApiClient, name: str) -> None:
-    """Create a tutorial namespace (labelled so `scalelab reset` finds it); no-op if it exists."""
+def ensure_namespace(api: client.ApiClient, name: str, timeout: float = 60) -> None:
+    """Create a tutorial namespace (labelled so `scalelab reset` finds it); no-op if it exists.
+
+    Waits for the namespace's ``default`` ServiceAccount: until the controller
+    has made it, creating a pod there is refused ("serviceaccount not found").
+    """
     from scalelab.names import TUTORIAL_LABEL
+    from scalelab.wait import wait_for
 
     apply_objects(api, [{"apiVersion": "v1", "kind": "Namespace",
                          "metadata": {"name": name, "labels": {TUTORIAL_LABEL: "true"}}}])
+    core = client.CoreV1Api(api)
+
+    def has_default_sa() -> tuple[bool, str]:
+        found = core.list_namespaced_service_account(name, field_selector="metadata.name=default").items
+        return bool(found), "default ServiceAccount " + ("ready" if found else "not created yet")
+
+    wait_for(has_default_sa, f"namespace {name} to get its default ServiceAccount", timeout)
 
 
 def delete_namespace(api: client.ApiClient, name: str, timeout: float = 120) -> None:

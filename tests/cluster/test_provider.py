@@ -7,6 +7,7 @@ import yaml
 from kubernetes import client
 
 from scalelab import doctor, guard, kube
+from scalelab.cluster.kwok import KwokProvider
 from scalelab.errors import ContextNotAllowedError
 from scalelab.progress import Progress
 
@@ -49,12 +50,19 @@ def test_up_twice_is_a_no_op(cluster):
 
 
 def test_doctor_reports_a_stopped_cluster_with_the_fix(cluster):
-    cluster.stop(Progress(quiet=True))
+    # A second, throwaway cluster: stopping the shared one would disturb the other tests.
+    other = KwokProvider(cluster.cluster + "-stopped")
+    quiet = Progress(quiet=True)
+    other.up(quiet)
     try:
-        checks = {c.name: c for c in doctor.run_checks(cluster)}
+        assert {c.name: c for c in doctor.run_checks(other)}["cluster"].status == doctor.OK
+        other.stop(quiet)
+        assert other.exists() and not other.running()
+        checks = {c.name: c for c in doctor.run_checks(other)}
         assert checks["cluster"].status == doctor.FAIL
         assert "stopped" in checks["cluster"].detail and checks["cluster"].fix == "scalelab up"
+        assert checks["metrics API"].status == doctor.FAIL
         assert "fix: scalelab up" in doctor.report(list(checks.values()))
     finally:
-        assert cluster.up(Progress(quiet=True)) is True
-    assert {c.name: c for c in doctor.run_checks(cluster)}["cluster"].status == doctor.OK
+        other.down(quiet)
+    assert not other.exists()
