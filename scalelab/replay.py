@@ -1,0 +1,226 @@
+"""Replay a traffic profile against a real Deployment, fast-forward, and keep score.
+
+Each tick advances story time by ``step`` minutes (one wall second by default),
+reads how many pods are *ready* (the real answer from the cluster, through an
+informer), turns demand into served and dropped requests with the capacity
+model, and has the driver make each ready pod's CPU match its share. Whatever
+scales the Deployment meanwhile (an operator function, a schedule, or the real
+HPA controller) shows up in the next tick's ready count; that is the whole
+point of the lessons.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from kubernetes import client
+
+from scalelab.traffic import Capacity, Driver, Profile, Score, clock
+from scalelab.watch import Informer
+
+
+@dataclass
+class Sample:
+    """What the dashboard plots for one tick."""
+
+    minute: float
+    demand_rps: float
+    served_rps: float
+    dropped_rps: float
+    desired: int  # what the Deployment asks for (spec.replicas)
+    current: int  # pods that exist for it
+    ready: int
+    cpu_per_pod_m: float
+    utilization: float  # % of the CPU request: what the HPA compares with its target
+    hpa_desired: int | None = None
+    note: str = ""
+
+    @property
+    def clock(self) -> str:
+        return clock(self.minute)
+
+
+# An operator sees the latest sample and may return a new replica count (None: leave it).
+Operator = Callable[[Sample], "int | None"]
+
+
+def pod_is_ready(pod: client.V1Pod) -> bool:
+    if pod.metadata.deletion_timestamp or pod.status.phase != "Running":
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+
+
+@dataclass
+class Replay:
+    """One replay of ``profile`` against ``namespace/deployment``."""
+
+    api: client.ApiClient
+    namespace: str
+    deployment: str
+    profile: Profile
+    driver: Driver
+    capacity: Capacity = field(default_factory=Capacity)
+    fast_forward: float = 60.0  # story seconds per wall second
+    step: float = 1.0  # story minutes per tick
+    operator: Operator | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.samples: list[Sample] = []
+        self.score = Score(self.name or self.profile.name)
+        self.notes: list[str] = []
+        self.listeners: list[Callable[[Sample], None]] = []
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._apps = client.AppsV1Api(self.api)
+        self._autoscaling = client.AutoscalingV2Api(self.api)
+        self.pods = Informer(client.CoreV1Api(self.api).list_namespaced_pod, namespace=self.namespace,
+                             label_selector=self._selector(), name=f"pods-{self.deployment}")
+
+    def _selector(self) -> str:
+        d = self._apps.read_namespaced_deployment(self.deployment, self.namespace)
+        return ",".join(f"{k}={v}" for k, v in (d.spec.selector.match_labels or {}).items())
+
+    @property
+    def tick_seconds(self) -> float:
+        return self.step * 60.0 / self.fast_forward
+
+    # --- control ----------------------------------------------------------------------
+
+    def scale(self, replicas: int, note: str = "") -> None:
+        """`kubectl scale deployment/<name> --replicas=N`."""
+        self._apps.patch_namespaced_deployment_scale(self.deployment, self.namespace,
+                                                     {"spec": {"replicas": max(0, int(replicas))}})
+        if note:
+            self.notes.append(note)
+
+    def start(self) -> "Replay":
+        self.pods.start()
+        self.pods.wait_synced(30)
+        self._thread = threading.Thread(target=self._run, name=f"scalelab-replay-{self.deployment}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+        self.pods.stop()
+
+    def wait(self, timeout: float | None = None) -> "Replay":
+        """Block until the replay has finished (the whole profile), then stop watching."""
+        if self._thread:
+            self._thread.join(timeout)
+        self.pods.stop()
+        if self.error:
+            raise RuntimeError(f"the replay stopped early: {self.error}")
+        return self
+
+    def run(self) -> "Replay":
+        """Start and wait: the unattended form used by notebooks under test."""
+        return self.start().wait()
+
+    @property
+    def done(self) -> bool:
+        return self._thread is not None and not self._thread.is_alive()
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def _hpa_desired(self) -> int | None:
+        try:
+            hpa = self._autoscaling.read_namespaced_horizontal_pod_autoscaler(self.deployment, self.namespace)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return hpa.status.desired_replicas
+
+    def tick(self, minute: float) -> Sample:
+        pods = [p for p in self.pods.snapshot() if not p.metadata.deletion_timestamp]
+        ready = [p for p in pods if pod_is_ready(p)]
+        desired = self._apps.read_namespaced_deployment_scale(self.deployment, self.namespace).spec.replicas or 0
+        demand = self.profile.rps(minute)
+        cap = self.capacity
+        per_pod = cap.cpu_per_pod_m(demand, len(ready))
+        self.driver.apply(ready, per_pod)
+        sample = Sample(minute=minute, demand_rps=demand, served_rps=cap.served(demand, len(ready)),
+                        dropped_rps=cap.dropped(demand, len(ready)), desired=desired, current=len(pods),
+                        ready=len(ready), cpu_per_pod_m=per_pod, utilization=cap.utilization(demand, len(ready)),
+                        hpa_desired=self._hpa_desired())
+        self.score.add(demand, len(pods), len(ready), self.step, cap)
+        if self.operator is not None:
+            wanted = self.operator(sample)
+            if wanted is not None and wanted != desired:
+                self.scale(wanted)
+                sample.note = f"{sample.clock} scaled {desired} → {wanted}"
+                self.notes.append(sample.note)
+        return sample
+
+    def _run(self) -> None:
+        minute = 0.0
+        next_tick = time.monotonic()
+        try:
+            while minute <= self.profile.duration and not self._stop.is_set():
+                sample = self.tick(minute)
+                self.samples.append(sample)
+                for listener in list(self.listeners):
+                    listener(sample)
+                minute += self.step
+                next_tick += self.tick_seconds
+                self._stop.wait(max(0.0, next_tick - time.monotonic()))
+        except Exception as exc:  # noqa: BLE001 - reported by wait() in the notebook's own cell
+            self.error = f"{type(exc).__name__}: {exc}"[:500]
+
+    def rows(self) -> list[dict]:
+        return [asdict(s) for s in self.samples]
+
+
+def delayed_operator(delay_minutes: float = 6, step_up: int = 2, min_replicas: int = 1,
+                     capacity: Capacity | None = None) -> Operator:
+    """The scripted on-call engineer of lesson 01.
+
+    They notice dropped requests only after ``delay_minutes`` of them (paging,
+    logging in, reading the dashboard), then add ``step_up`` pods; they scale
+    down by one pod after demand has been comfortably low for twice as long,
+    because nobody wants to be paged twice.
+    """
+    cap = capacity or Capacity()
+    state = {"dropping_since": None, "quiet_since": None}
+
+    def operate(s: Sample) -> int | None:
+        if s.dropped_rps > 0:
+            state["quiet_since"] = None
+            if state["dropping_since"] is None:
+                state["dropping_since"] = s.minute
+            if s.minute - state["dropping_since"] >= delay_minutes:
+                state["dropping_since"] = s.minute  # the next decision takes as long again
+                return s.desired + step_up
+            return None
+        state["dropping_since"] = None
+        comfortable = cap.pods_needed(s.demand_rps * 1.5)
+        if s.desired > max(min_replicas, comfortable):
+            if state["quiet_since"] is None:
+                state["quiet_since"] = s.minute
+            if s.minute - state["quiet_since"] >= 2 * delay_minutes:
+                state["quiet_since"] = s.minute
+                return s.desired - 1
+        else:
+            state["quiet_since"] = None
+        return None
+
+    return operate
+
+
+def schedule_operator(plan: dict[float, int]) -> Operator:
+    """Scale at fixed story minutes, whatever the traffic does ("scale to 6 at 18:00")."""
+    times = sorted(plan)
+
+    def operate(s: Sample) -> int | None:
+        due = [t for t in times if t <= s.minute]
+        return plan[due[-1]] if due else None
+
+    return operate

@@ -1,0 +1,226 @@
+"""Traffic for the stream API: profiles, a capacity model, and load drivers.
+
+A *profile* is demand in requests per second over story time (minutes since
+17:30 on release day). It is replayed fast-forward: with ``fast_forward=60``
+one story minute passes in one wall second, so a 90-minute evening takes 90 s.
+
+The *capacity model* turns ready replicas into served and dropped requests:
+each request costs ``cpu_per_request_m`` millicores, so a pod that may burn up
+to its CPU limit serves at most ``limit / cost`` requests per second; the rest
+are dropped. The same numbers give each pod's CPU, which a *driver* makes real:
+
+- :class:`EmulatedCPU` (kwok): sets each ready pod's ``kwok.x-k8s.io/usage-cpu``
+  annotation; kwok reports it to metrics-server like a kubelet would.
+- :class:`ResourceConsumerCPU` (kind): asks pods running the Kubernetes e2e
+  image ``registry.k8s.io/e2e-test-images/resource-consumer:1.13`` to burn that
+  many millicores (``POST /ConsumeCPU?millicores=N&durationSec=S`` on port 8080,
+  reached through the API server's pod proxy), so the CPU is really spent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+from kubernetes import client
+
+USAGE_ANNOTATION = "kwok.x-k8s.io/usage-cpu"
+STORY_START = (17, 30)  # story minute 0 is 17:30 on release day
+
+
+def clock(minute: float) -> str:
+    """Story minute → wall-clock label, e.g. 30 → '18:00'."""
+    total = STORY_START[0] * 60 + STORY_START[1] + int(minute)
+    return f"{total // 60 % 24:02d}:{total % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Demand (requests/s) at each story minute; ``rps(minute)`` interpolates linearly."""
+
+    name: str
+    points: tuple[tuple[float, float], ...]  # (story minute, rps), minutes increasing
+
+    def __post_init__(self) -> None:
+        minutes = [m for m, _ in self.points]
+        if len(self.points) < 2 or minutes != sorted(minutes) or any(r < 0 for _, r in self.points):
+            raise ValueError(f"profile {self.name!r}: need 2+ points, minutes increasing, rps >= 0")
+
+    @property
+    def duration(self) -> float:
+        return self.points[-1][0]
+
+    def rps(self, minute: float) -> float:
+        pts = self.points
+        if minute <= pts[0][0]:
+            return pts[0][1]
+        for (m0, r0), (m1, r1) in zip(pts, pts[1:]):
+            if minute <= m1:
+                return r0 + (r1 - r0) * (minute - m0) / (m1 - m0) if m1 > m0 else r1
+        return pts[-1][1]
+
+    def peak(self) -> float:
+        return max(r for _, r in self.points)
+
+    def shifted(self, minutes: float, name: str | None = None) -> "Profile":
+        """The same shape ``minutes`` earlier (negative) or later, clipped to the same evening."""
+        end = self.duration
+        moved = [(min(max(m + minutes, 0.0), end), r) for m, r in self.points]
+        dedup: list[tuple[float, float]] = []
+        for m, r in moved:
+            if dedup and m == dedup[-1][0]:
+                dedup[-1] = (m, r)
+            else:
+                dedup.append((m, r))
+        if dedup[0][0] > 0:
+            dedup.insert(0, (0.0, self.points[0][1]))
+        if dedup[-1][0] < end:
+            dedup.append((end, self.points[-1][1]))
+        return Profile(name or f"{self.name} ({minutes:+g} min)", tuple(dedup))
+
+    def sample(self, step: float = 1.0) -> list[tuple[float, float]]:
+        n = int(self.duration / step)
+        return [(i * step, self.rps(i * step)) for i in range(n + 1)]
+
+
+def steady(rps: float = 150, minutes: float = 90) -> Profile:
+    return Profile("steady", ((0, rps), (minutes, rps)))
+
+
+def album_release(base: float = 150, peak: float = 1200, release_minute: float = 30, minutes: float = 90) -> Profile:
+    """Quiet evening, then the album drops at 18:00: demand jumps within two minutes and decays slowly."""
+    r = release_minute
+    return Profile("album release", (
+        (0, base), (r - 1, base), (r + 2, peak), (r + 12, peak * 0.85), (r + 30, peak * 0.5),
+        (min(r + 50, minutes), base * 1.5), (minutes, base * 1.5)))
+
+
+def viral_ramp(base: float = 150, peak: float = 900, start_minute: float = 10, minutes: float = 90) -> Profile:
+    """A song goes viral: demand climbs steadily for most of an hour, then plateaus."""
+    s = start_minute
+    return Profile("viral ramp", ((0, base), (s, base), (s + 50, peak), (minutes, peak)))
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How much one pod of the stream API can do."""
+
+    cpu_per_request_m: float = 2.0  # millicores per request/s
+    cpu_limit_m: float = 500.0  # a pod cannot burn more than its limit
+    cpu_request_m: float = 200.0  # what the HPA's utilisation is measured against
+
+    @property
+    def max_rps_per_pod(self) -> float:
+        return self.cpu_limit_m / self.cpu_per_request_m
+
+    def served(self, demand_rps: float, ready_pods: int) -> float:
+        return min(demand_rps, ready_pods * self.max_rps_per_pod)
+
+    def dropped(self, demand_rps: float, ready_pods: int) -> float:
+        return demand_rps - self.served(demand_rps, ready_pods)
+
+    def cpu_per_pod_m(self, demand_rps: float, ready_pods: int) -> float:
+        """Millicores each ready pod burns while serving its share."""
+        if ready_pods <= 0:
+            return 0.0
+        return self.served(demand_rps, ready_pods) / ready_pods * self.cpu_per_request_m
+
+    def utilization(self, demand_rps: float, ready_pods: int) -> float:
+        """CPU use as a percentage of the request: the number the HPA compares with its target."""
+        return 100.0 * self.cpu_per_pod_m(demand_rps, ready_pods) / self.cpu_request_m
+
+    def pods_needed(self, demand_rps: float) -> int:
+        """Fewest pods that serve ``demand_rps`` without dropping anything."""
+        return max(1, math.ceil(demand_rps / self.max_rps_per_pod - 1e-9))
+
+
+@dataclass
+class Score:
+    """The scoreboard line of one replay: what users lost and what it cost."""
+
+    name: str
+    demand_requests: float = 0.0
+    dropped_requests: float = 0.0
+    pod_minutes: float = 0.0
+    overprovisioned_pod_minutes: float = 0.0
+
+    def add(self, demand_rps: float, pods: int, ready: int, minutes: float, capacity: Capacity) -> None:
+        seconds = minutes * 60
+        self.demand_requests += demand_rps * seconds
+        self.dropped_requests += capacity.dropped(demand_rps, ready) * seconds
+        self.pod_minutes += pods * minutes
+        self.overprovisioned_pod_minutes += max(0, pods - capacity.pods_needed(demand_rps)) * minutes
+
+    @property
+    def dropped_percent(self) -> float:
+        return 100.0 * self.dropped_requests / self.demand_requests if self.demand_requests else 0.0
+
+    def as_row(self) -> dict[str, float | str]:
+        return {"run": self.name, "dropped requests": round(self.dropped_requests),
+                "dropped %": round(self.dropped_percent, 2), "pod-minutes": round(self.pod_minutes, 1),
+                "over-provisioned pod-minutes": round(self.overprovisioned_pod_minutes, 1)}
+
+
+def replay_offline(profile: Profile, replicas_at: Callable[[float], int], capacity: Capacity,
+                   step: float = 1.0, name: str | None = None) -> Score:
+    """Score a replica plan against a profile without a cluster (used for previews and tests)."""
+    score = Score(name or profile.name)
+    minute = 0.0
+    while minute < profile.duration:
+        pods = replicas_at(minute)
+        score.add(profile.rps(minute), pods, pods, step, capacity)
+        minute += step
+    return score
+
+
+# --- drivers: make the per-pod CPU real (or emulated) on the cluster ---------------------
+
+
+class Driver(Protocol):
+    def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float) -> None:
+        """Make each pod in ``pods`` use ``millicores_per_pod`` CPU from now on."""
+
+
+class EmulatedCPU:
+    """kwok: write the usage annotation on each pod (a merge patch, so other annotations survive).
+
+    Pods, not the pod template: changing the template would start a rollout.
+    """
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.core = client.CoreV1Api(api)
+
+    def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float) -> None:
+        value = f"{max(1, round(millicores_per_pod))}m"
+        for pod in pods:
+            if (pod.metadata.annotations or {}).get(USAGE_ANNOTATION) == value:
+                continue
+            try:
+                self.core.patch_namespaced_pod(pod.metadata.name, pod.metadata.namespace,
+                                               {"metadata": {"annotations": {USAGE_ANNOTATION: value}}})
+            except client.ApiException as exc:
+                if exc.status != 404:  # a pod deleted meanwhile is fine
+                    raise
+
+
+class ResourceConsumerCPU:
+    """kind: ask each resource-consumer pod to burn CPU for the next ``window`` seconds."""
+
+    IMAGE = "registry.k8s.io/e2e-test-images/resource-consumer:1.13"
+
+    def __init__(self, api: client.ApiClient, window_seconds: int = 10) -> None:
+        self.api = api
+        self.window = window_seconds
+
+    @staticmethod
+    def request(pod: client.V1Pod, millicores: float, seconds: int) -> tuple[str, list[tuple[str, int]]]:
+        """The API server's pod-proxy path and query that reach the consumer's ConsumeCPU handler."""
+        path = f"/api/v1/namespaces/{pod.metadata.namespace}/pods/{pod.metadata.name}:8080/proxy/ConsumeCPU"
+        return path, [("millicores", max(1, round(millicores))), ("durationSec", seconds)]
+
+    def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float) -> None:
+        for pod in pods:
+            path, query = self.request(pod, millicores_per_pod, self.window)
+            self.api.call_api(path, "POST", query_params=query, auth_settings=["BearerToken"],
+                              _preload_content=True, _return_http_data_only=True)

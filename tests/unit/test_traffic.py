@@ -1,0 +1,88 @@
+"""Profile arithmetic, the capacity model and the scoreboard, on plain numbers."""
+
+import pytest
+
+from scalelab import traffic
+from scalelab.traffic import Capacity, Profile
+
+
+def test_profile_interpolates_between_points():
+    p = Profile("p", ((0, 100), (10, 200), (20, 200)))
+    assert p.rps(0) == 100 and p.rps(5) == 150 and p.rps(15) == 200
+    assert p.rps(-3) == 100 and p.rps(99) == 200
+    assert p.duration == 20 and p.peak() == 200
+
+
+@pytest.mark.parametrize("points", [((0, 1),), ((5, 1), (0, 2)), ((0, -1), (1, 1))])
+def test_invalid_profiles_are_refused(points):
+    with pytest.raises(ValueError):
+        Profile("bad", points)
+
+
+def test_album_release_spikes_at_18_00():
+    p = traffic.album_release(base=150, peak=1200, release_minute=30)
+    assert traffic.clock(30) == "18:00"
+    assert p.rps(20) == 150
+    assert p.rps(32) == 1200
+    assert p.rps(60) < p.rps(35)
+
+
+def test_shifted_profile_comes_earlier_and_keeps_the_evening_length():
+    p = traffic.album_release(release_minute=30)
+    early = p.shifted(-20)
+    assert early.duration == p.duration
+    assert early.rps(12) == p.rps(32)
+    assert early.rps(0) == p.rps(20)
+
+
+def test_viral_ramp_climbs_monotonically():
+    p = traffic.viral_ramp(base=100, peak=900, start_minute=10)
+    values = [p.rps(m) for m in range(0, 91, 5)]
+    assert values == sorted(values) and values[-1] == 900
+
+
+def test_capacity_serves_up_to_the_limit_and_drops_the_rest():
+    cap = Capacity(cpu_per_request_m=2, cpu_limit_m=500, cpu_request_m=200)
+    assert cap.max_rps_per_pod == 250
+    assert cap.served(600, 2) == 500 and cap.dropped(600, 2) == 100
+    assert cap.dropped(400, 2) == 0
+    assert cap.cpu_per_pod_m(400, 2) == 400  # 200 rps each at 2m per request
+    assert cap.utilization(400, 2) == 200.0  # of a 200m request
+    assert cap.cpu_per_pod_m(100, 0) == 0 and cap.dropped(100, 0) == 100
+
+
+def test_pods_needed_rounds_up():
+    cap = Capacity(cpu_per_request_m=2, cpu_limit_m=500)
+    assert cap.pods_needed(0) == 1
+    assert cap.pods_needed(250) == 1
+    assert cap.pods_needed(251) == 2
+
+
+def test_score_counts_drops_and_overprovisioning():
+    cap = Capacity(cpu_per_request_m=2, cpu_limit_m=500)
+    score = traffic.Score("s")
+    score.add(demand_rps=600, pods=2, ready=2, minutes=1, capacity=cap)  # 100 rps dropped for 60 s
+    score.add(demand_rps=100, pods=5, ready=5, minutes=2, capacity=cap)  # 4 pods too many for 2 min
+    assert score.dropped_requests == 6000
+    assert score.demand_requests == 600 * 60 + 100 * 120
+    assert score.pod_minutes == 12
+    assert score.overprovisioned_pod_minutes == 8
+    assert score.as_row()["dropped %"] == round(100 * 6000 / 48000, 2)
+
+
+def test_fixed_schedule_loses_to_an_early_spike():
+    cap = Capacity()
+    on_time = traffic.album_release(release_minute=30)
+    early = on_time.shifted(-20, "early spike")
+    plan = lambda minute: 6 if minute >= 30 else 1  # "scale to 6 at 18:00"
+    assert traffic.replay_offline(on_time, plan, cap).dropped_requests < \
+        traffic.replay_offline(early, plan, cap).dropped_requests
+
+
+def test_resource_consumer_request_goes_through_the_pod_proxy():
+    from kubernetes import client
+
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="stream-api-abc", namespace="l03"))
+    path, query = traffic.ResourceConsumerCPU.request(pod, 249.6, 10)
+    assert path == "/api/v1/namespaces/l03/pods/stream-api-abc:8080/proxy/ConsumeCPU"
+    assert query == [("millicores", 250), ("durationSec", 10)]
