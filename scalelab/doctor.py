@@ -169,3 +169,14 @@ def report(checks: list[Check]) -> str:
     lines = [c.render() for c in checks]
     lines.append(f"\n{len(failed)} problem(s) found." if failed else "\nAll set: the lessons can run.")
     return "\n".join(lines)
+
+
+def preflight() -> bool:
+    """The doctor, from a notebook: print the checks for the cluster of the current context."""
+    from scalelab import kube
+    from scalelab.cluster import choose_provider, provider_of_context
+
+    provider = choose_provider(provider_of_context(kube.current_context()) or "auto")
+    checks = run_checks(provider)
+    print(report(checks))
+    return not any(c.status == FAIL for c in checks)

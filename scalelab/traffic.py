@@ -79,6 +79,11 @@ class Profile:
             dedup.append((end, self.points[-1][1]))
         return Profile(name or f"{self.name} ({minutes:+g} min)", tuple(dedup))
 
+    def until(self, minutes: float) -> "Profile":
+        """The same profile cut (or held flat) at ``minutes``."""
+        kept = tuple((m, r) for m, r in self.points if m < minutes)
+        return Profile(self.name, (*kept, (minutes, self.rps(minutes))))
+
     def sample(self, step: float = 1.0) -> list[tuple[float, float]]:
         n = int(self.duration / step)
         return [(i * step, self.rps(i * step)) for i in range(n + 1)]
@@ -91,15 +96,16 @@ def steady(rps: float = 150, minutes: float = 90) -> Profile:
 def album_release(base: float = 150, peak: float = 1200, release_minute: float = 30, minutes: float = 90) -> Profile:
     """Quiet evening, then the album drops at 18:00: demand jumps within two minutes and decays slowly."""
     r = release_minute
-    return Profile("album release", (
+    shape = Profile("album release", (
         (0, base), (r - 1, base), (r + 2, peak), (r + 12, peak * 0.85), (r + 30, peak * 0.5),
-        (min(r + 50, minutes), base * 1.5), (minutes, base * 1.5)))
+        (r + 50, base * 1.5), (max(minutes, r + 51), base * 1.5)))
+    return shape.until(minutes)
 
 
 def viral_ramp(base: float = 150, peak: float = 900, start_minute: float = 10, minutes: float = 90) -> Profile:
     """A song goes viral: demand climbs steadily for most of an hour, then plateaus."""
     s = start_minute
-    return Profile("viral ramp", ((0, base), (s, base), (s + 50, peak), (minutes, peak)))
+    return Profile("viral ramp", ((0, base), (s, base), (s + 50, peak), (max(minutes, s + 51), peak))).until(minutes)
 
 
 @dataclass(frozen=True)
@@ -224,3 +230,8 @@ class ResourceConsumerCPU:
             path, query = self.request(pod, millicores_per_pod, self.window)
             self.api.call_api(path, "POST", query_params=query, auth_settings=["BearerToken"],
                               _preload_content=True, _return_http_data_only=True)
+
+
+def driver_for(api: client.ApiClient, provider: str) -> Driver:
+    """Real CPU on kind (resource-consumer), emulated CPU on kwok."""
+    return ResourceConsumerCPU(api) if provider == "kind" else EmulatedCPU(api)

@@ -1,8 +1,10 @@
-"""Shared fixtures: one real kwok cluster per test session, isolated from the learner's own.
+"""Shared set-up: one real kwok cluster per test session, isolated from the learner's own.
 
 The cluster gets its own name ("scalelab-test") and its own kubeconfig file, so
 running the tests never touches a learner's ``scalelab`` cluster or
-``~/.kube/config``. Binaries come from the shared cache (built once).
+``~/.kube/config``. It starts before the first test that needs it (a cluster
+test or a notebook cell) and is deleted when the session ends. Binaries come
+from the shared cache (built once).
 """
 
 from __future__ import annotations
@@ -14,28 +16,79 @@ from pathlib import Path
 import pytest
 
 TEST_CLUSTER = "scalelab-test"
+_provider = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Set before any test imports the client library, so every layer (library,
+    # Set before anything imports the client library, so every layer (library,
     # kubectl subprocesses, notebook kernels) sees the same isolated kubeconfig.
     if "SCALELAB_TEST_KUBECONFIG" not in os.environ:
         folder = Path(tempfile.mkdtemp(prefix="scalelab-test-"))
         os.environ["SCALELAB_TEST_KUBECONFIG"] = str(folder / "kubeconfig")
     os.environ["KUBECONFIG"] = os.environ["SCALELAB_TEST_KUBECONFIG"]
     os.environ["SCALELAB_CLUSTER"] = TEST_CLUSTER
+    os.environ.pop("SCALELAB_ALLOW_CONTEXT", None)
+
+
+def needs_cluster(item: pytest.Item) -> bool:
+    return item.get_closest_marker("cluster") is not None or str(item.fspath).endswith(".ipynb")
+
+
+def test_cluster():
+    """Start the session's cluster once (idempotent)."""
+    global _provider
+    if _provider is None:
+        from scalelab.cluster.kwok import KwokProvider
+        from scalelab.progress import Progress
+
+        provider = KwokProvider(TEST_CLUSTER)
+        provider.up(Progress(interval=30))
+        _provider = provider
+    return _provider
+
+
+test_cluster.__test__ = False  # a helper, not a test
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if needs_cluster(item):
+        test_cluster()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _provider is not None:
+        from scalelab.progress import Progress
+
+        _provider.down(Progress(interval=30))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run each notebook's second run (tests/notebooks) right after its nbval run."""
+    reruns = {}
+    rest = []
+    for item in items:
+        param = getattr(item, "callspec", None)
+        if item.get_closest_marker("notebook_rerun") and param is not None:
+            reruns[param.params["notebook"]] = item
+        else:
+            rest.append(item)
+    ordered: list[pytest.Item] = []
+    for i, item in enumerate(rest):
+        ordered.append(item)
+        path = str(item.fspath)
+        nxt = rest[i + 1] if i + 1 < len(rest) else None
+        if path.endswith(".ipynb") and (nxt is None or str(nxt.fspath) != path):
+            name = Path(path).name
+            if name in reruns:
+                ordered.append(reruns.pop(name))
+    ordered.extend(reruns.values())
+    items[:] = ordered
 
 
 @pytest.fixture(scope="session")
 def cluster():
-    """The kwok provider with the test cluster up and ready; deleted at the end of the session."""
-    from scalelab.cluster.kwok import KwokProvider
-    from scalelab.progress import Progress
-
-    provider = KwokProvider(TEST_CLUSTER)
-    provider.up(Progress(interval=30))
-    yield provider
-    provider.down(Progress(interval=30))
+    """The kwok provider with the test cluster up and ready."""
+    return test_cluster()
 
 
 @pytest.fixture(scope="session")

@@ -86,3 +86,9 @@ def test_resource_consumer_request_goes_through_the_pod_proxy():
     path, query = traffic.ResourceConsumerCPU.request(pod, 249.6, 10)
     assert path == "/api/v1/namespaces/l03/pods/stream-api-abc:8080/proxy/ConsumeCPU"
     assert query == [("millicores", 250), ("durationSec", 10)]
+
+
+def test_short_evenings_cut_the_profile_cleanly():
+    p = traffic.album_release(release_minute=10, minutes=30)
+    assert p.duration == 30 and p.rps(12) == p.peak()
+    assert traffic.viral_ramp(start_minute=5, minutes=20).duration == 20

@@ -1,0 +1,40 @@
+"""Every lesson runs a second time in a row (right after its nbval run) and cleans up after itself.
+
+nbval (``--nbval-lax``) runs each notebook first and compares the cells marked
+``# NBVAL_CHECK_OUTPUT``. This second run proves the notebook is idempotent: it
+must pass again from the state the first run left, give the same checked
+outputs, and leave no tutorial namespace behind.
+"""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from scalelab.cluster.base import tutorial_namespaces
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted(p.name for p in (ROOT / "lessons").glob("*.ipynb"))
+MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def checked_outputs(nb) -> list[str]:
+    texts = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.lstrip().startswith(MARK):
+            texts.append("".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs))
+    return texts
+
+
+@pytest.mark.notebook_rerun
+@pytest.mark.cluster
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_lesson_runs_again_and_cleans_up(notebook, api):
+    path = ROOT / "lessons" / notebook
+    recorded = checked_outputs(nbformat.read(path, as_version=4))
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    assert checked_outputs(nb) == recorded
+    assert tutorial_namespaces(api) == [], "the cleanup cell left namespaces behind"
