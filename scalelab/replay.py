@@ -1,6 +1,6 @@
 """Replay a traffic profile against a real Deployment, fast-forward, and keep score.
 
-Each tick advances story time by ``step`` minutes (one wall second by default),
+Each tick advances story time by ``step`` minutes (three wall seconds by default),
 reads how many pods are *ready* (the real answer from the cluster, through an
 informer), turns demand into served and dropped requests with the capacity
 model, and has the driver make each ready pod's CPU match its share. Whatever
@@ -63,7 +63,7 @@ class Replay:
     profile: Profile
     driver: Driver
     capacity: Capacity = field(default_factory=Capacity)
-    fast_forward: float = 60.0  # story seconds per wall second
+    fast_forward: float = 20.0  # story seconds per wall second
     step: float = 1.0  # story minutes per tick
     operator: Operator | None = None
     name: str = ""
@@ -201,7 +201,7 @@ def delayed_operator(delay_minutes: float = 6, step_up: int = 2, min_replicas: i
                 return s.desired + step_up
             return None
         state["dropping_since"] = None
-        comfortable = cap.pods_needed(s.demand_rps * 1.5)
+        comfortable = cap.pods_needed(s.demand_rps)
         if s.desired > max(min_replicas, comfortable):
             if state["quiet_since"] is None:
                 state["quiet_since"] = s.minute

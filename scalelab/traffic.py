@@ -1,8 +1,10 @@
 """Traffic for the stream API: profiles, a capacity model, and load drivers.
 
 A *profile* is demand in requests per second over story time (minutes since
-17:30 on release day). It is replayed fast-forward: with ``fast_forward=60``
-one story minute passes in one wall second, so a 90-minute evening takes 90 s.
+17:45 on release day). It is replayed fast-forward: with ``fast_forward=20``
+one story minute passes in three wall seconds, so the hour from 17:45 to 18:45
+takes three minutes. (Faster would hide the autoscaler's real reaction time:
+metrics are scraped every 10 s and the HPA re-evaluates every 5 s of wall time.)
 
 The *capacity model* turns ready replicas into served and dropped requests:
 each request costs ``cpu_per_request_m`` millicores, so a pod that may burn up
@@ -26,11 +28,11 @@ from typing import Callable, Protocol, Sequence
 from kubernetes import client
 
 USAGE_ANNOTATION = "kwok.x-k8s.io/usage-cpu"
-STORY_START = (17, 30)  # story minute 0 is 17:30 on release day
+STORY_START = (17, 45)  # story minute 0 is 17:45 on release day; the album drops at 18:00
 
 
 def clock(minute: float) -> str:
-    """Story minute → wall-clock label, e.g. 30 → '18:00'."""
+    """Story minute → wall-clock label, e.g. 15 → '18:00'."""
     total = STORY_START[0] * 60 + STORY_START[1] + int(minute)
     return f"{total // 60 % 24:02d}:{total % 60:02d}"
 
@@ -89,23 +91,23 @@ class Profile:
         return [(i * step, self.rps(i * step)) for i in range(n + 1)]
 
 
-def steady(rps: float = 150, minutes: float = 90) -> Profile:
+def steady(rps: float = 150, minutes: float = 60) -> Profile:
     return Profile("steady", ((0, rps), (minutes, rps)))
 
 
-def album_release(base: float = 150, peak: float = 1200, release_minute: float = 30, minutes: float = 90) -> Profile:
-    """Quiet evening, then the album drops at 18:00: demand jumps within two minutes and decays slowly."""
+def album_release(base: float = 150, peak: float = 1000, release_minute: float = 15, minutes: float = 60) -> Profile:
+    """Quiet evening, then the album drops at 18:00: demand jumps within two minutes, holds, then decays."""
     r = release_minute
     shape = Profile("album release", (
-        (0, base), (r - 1, base), (r + 2, peak), (r + 12, peak * 0.85), (r + 30, peak * 0.5),
-        (r + 50, base * 1.5), (max(minutes, r + 51), base * 1.5)))
+        (0, base), (r - 1, base), (r + 2, peak), (r + 10, peak * 0.9), (r + 22, peak * 0.45),
+        (r + 35, base * 1.5), (max(minutes, r + 36), base * 1.5)))
     return shape.until(minutes)
 
 
-def viral_ramp(base: float = 150, peak: float = 900, start_minute: float = 10, minutes: float = 90) -> Profile:
+def viral_ramp(base: float = 150, peak: float = 900, start_minute: float = 5, minutes: float = 60) -> Profile:
     """A song goes viral: demand climbs steadily for most of an hour, then plateaus."""
     s = start_minute
-    return Profile("viral ramp", ((0, base), (s, base), (s + 50, peak), (max(minutes, s + 51), peak))).until(minutes)
+    return Profile("viral ramp", ((0, base), (s, base), (s + 40, peak), (max(minutes, s + 41), peak))).until(minutes)
 
 
 @dataclass(frozen=True)
@@ -136,9 +138,19 @@ class Capacity:
         """CPU use as a percentage of the request: the number the HPA compares with its target."""
         return 100.0 * self.cpu_per_pod_m(demand_rps, ready_pods) / self.cpu_request_m
 
+    @property
+    def rps_at_request(self) -> float:
+        """Requests/s a pod serves while using exactly the CPU it requested."""
+        return self.cpu_request_m / self.cpu_per_request_m
+
     def pods_needed(self, demand_rps: float) -> int:
-        """Fewest pods that serve ``demand_rps`` without dropping anything."""
-        return max(1, math.ceil(demand_rps / self.max_rps_per_pod - 1e-9))
+        """Fewest pods that serve ``demand_rps`` without any pod using more CPU than it requested.
+
+        Beyond its request a pod still serves (up to its limit) but borrows CPU the
+        scheduler never reserved for it; pods above this number are counted as
+        over-provisioned.
+        """
+        return max(1, math.ceil(demand_rps / self.rps_at_request - 1e-9))
 
 
 @dataclass

@@ -342,3 +342,69 @@ def hpa_calculator(on_change: Callable[[int], None] | None = None) -> widgets.Wi
         w.observe(update, names="value")
     update()
     return widgets.VBox([current, usage, target, lo, hi, out])
+
+
+class OnCallPanel:
+    """You, on call: buttons to scale by hand, or let the scripted engineer drive.
+
+    The scripted engineer (``scripted``, an operator function) acts while the
+    checkbox is ticked, so the notebook also runs unattended; untick it and the
+    buttons are yours. Every decision is logged with its story time.
+    """
+
+    def __init__(self, replay: Replay, scripted: Callable[[Sample], int | None]) -> None:
+        self.replay = replay
+        self.scripted = scripted
+        self.auto = widgets.Checkbox(value=True, description="let the scripted on-call engineer drive")
+        self.up = widgets.Button(description="+1 pod", button_style="success")
+        self.down = widgets.Button(description="−1 pod", button_style="warning")
+        self.log = widgets.HTML("<i>no decision yet</i>")
+        self.up.on_click(lambda _: self._by_hand(+1))
+        self.down.on_click(lambda _: self._by_hand(-1))
+        self.widget = widgets.VBox([widgets.HBox([self.up, self.down, self.auto]), self.log])
+        replay.operator = self._operate
+        replay.listeners.append(lambda _sample: self._show())
+
+    def _latest(self) -> Sample | None:
+        return self.replay.samples[-1] if self.replay.samples else None
+
+    def _by_hand(self, delta: int) -> None:
+        self.auto.value = False
+        now = self._latest()
+        desired = now.desired if now else 1
+        minute = now.minute if now else 0.0
+        self.replay.scale(max(1, desired + delta), note=f"{clock(minute)} you scaled {desired} → {max(1, desired + delta)}")
+        self._show()
+
+    def _operate(self, sample: Sample) -> int | None:
+        return self.scripted(sample) if self.auto.value else None
+
+    def _show(self) -> None:
+        self.log.value = "<br>".join(self.replay.notes[-6:]) or "<i>no decision yet</i>"
+
+    def close(self) -> None:
+        self.widget.close()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def profile_figure(*profiles, capacity_per_pod: float | None = None, pods: list[int] | None = None,
+                   title: str = "") -> go.Figure:
+    """Static chart of one or more traffic profiles over the evening (with capacity lines if given)."""
+    fig = go.Figure()
+    for p in profiles:
+        pts = p.sample(1.0)
+        fig.add_trace(go.Scatter(name=p.name, x=[m for m, _ in pts], y=[r for _, r in pts], mode="lines"))
+    if capacity_per_pod and pods:
+        for n in pods:
+            fig.add_hline(y=n * capacity_per_pod, line_dash="dot", line_color="#2ca02c",
+                          annotation_text=f"{n} pods", annotation_position="top left")
+    duration = max(p.duration for p in profiles)
+    ticks = list(range(0, int(duration) + 1, 10))
+    fig.update_xaxes(tickvals=ticks, ticktext=[clock(t) for t in ticks], title="story time")
+    fig.update_yaxes(title="requests per second", rangemode="tozero")
+    fig.update_layout(height=320, margin={"t": 40, "b": 40, "l": 50, "r": 10}, title=title or None)
+    return fig

@@ -12,11 +12,13 @@ Probe = Callable[[], tuple[bool, str]]
 
 
 def wait_for(probe: Probe, what: str, timeout: float, progress: Progress | None = None,
-             interval: float = 1.0, fix: str = "run `scalelab doctor` to see what is missing") -> str:
+             interval: float = 1.0, fix: str = "run `scalelab doctor` to see what is missing",
+             reraise: tuple[type[BaseException], ...] = ()) -> str:
     """Poll ``probe`` (returning ``(done, observed)``) until done; raise WaitTimeout after ``timeout`` s.
 
     Exceptions from the probe count as "not yet" (an apiserver restarting answers
-    with connection errors for a moment) and are reported if time runs out.
+    with connection errors for a moment) and are reported if time runs out;
+    those in ``reraise`` end the wait at once.
     """
     progress = progress or silent()
     deadline = time.monotonic() + timeout
@@ -24,6 +26,8 @@ def wait_for(probe: Probe, what: str, timeout: float, progress: Progress | None 
     while True:
         try:
             done, observed = probe()
+        except reraise:
+            raise
         except Exception as exc:  # noqa: BLE001 - the last error becomes the explanation
             done, observed = False, f"{type(exc).__name__}: {exc}"[:300]
         if done:

@@ -54,6 +54,10 @@ class Provider(ABC):
         """Where to look when something in the cluster misbehaves."""
         return ""
 
+    def health_problem(self) -> str | None:
+        """A reason the cluster cannot become ready (a crashed component), or None."""
+        return None
+
     def required_ports(self) -> dict[int, str]:
         """Loopback ports that must be free before the cluster is created."""
         return {}
@@ -79,7 +83,8 @@ class Provider(ABC):
         guard.remember(self.context)
         api = kube.api_client(self.context)
         self.prepare(api, progress)
-        readiness.wait_ready(api, self.expected_nodes(), progress, timeout=timeout)
+        readiness.wait_ready(api, self.expected_nodes(), progress, timeout=timeout,
+                             health=self.health_problem, logs=self.logs_hint())
         progress.done(f"cluster '{self.cluster}' is ready (context {self.context})")
         return True
 

@@ -73,7 +73,11 @@ def kwokctl_config(binaries: dict[str, Path], kubectl: str, metrics_server_manif
         # Fake nodes have no IP; kwok-controller answers for all of them on localhost.
         {"name": "metrics-server",
          "extraArgs": [{"key": "kubelet-preferred-address-types", "value": "Hostname,InternalIP,ExternalIP",
-                        "override": True}]},
+                        "override": True},
+                       # The shortest scrape interval metrics-server accepts (kwokctl's default is 15s);
+                       # it must stay above the kubelet request timeout (default 10s).
+                       {"key": "metric-resolution", "value": "10s", "override": True},
+                       {"key": "kubelet-request-timeout", "value": "5s"}]},
     ]
     config = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
               "options": options, "componentsPatches": patches}
@@ -134,6 +138,24 @@ class KwokProvider(Provider):
 
     def running(self) -> bool:
         return self.exists() and self.apiserver_pid() is not None
+
+    def dead_components(self) -> list[str]:
+        """Components whose process has exited (each with the last lines of its log)."""
+        dead = []
+        for pidfile in sorted((self.cluster_dir / "pids").glob("*.pid")):
+            try:
+                os.kill(int(pidfile.read_text().strip()), 0)
+            except (ValueError, ProcessLookupError):
+                log = self.cluster_dir / "logs" / f"{pidfile.stem}.log"
+                tail = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
+                dead.append(f"{pidfile.stem} exited; last lines of {log}:\n  " + "\n  ".join(tail))
+            except PermissionError:
+                pass
+        return dead
+
+    def health_problem(self) -> str | None:
+        dead = self.dead_components()
+        return "\n".join(dead) if dead else None
 
     def expected_nodes(self) -> int:
         return sum(1 for d in k8s.load_manifests(self.fleet) if d.get("kind") == "Node")

@@ -7,8 +7,11 @@ metrics listed, pod metrics answering), which is what ``kubectl top`` reads.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from kubernetes import client
 
+from scalelab.errors import ScaleLabError
 from scalelab.progress import Progress
 from scalelab.wait import Probe, wait_for
 
@@ -55,9 +58,29 @@ def metrics_flowing(api: client.ApiClient, expected_nodes: int) -> Probe:
     return probe
 
 
-def wait_ready(api: client.ApiClient, expected_nodes: int, progress: Progress, timeout: float = 300) -> None:
+def guarded(probe: Probe, health: Callable[[], str | None] | None, logs: str) -> Probe:
+    """Fail at once, with the evidence, when a component has crashed instead of waiting out the timeout."""
+
+    def checked() -> tuple[bool, str]:
+        problem = health() if health else None
+        if problem:
+            raise ComponentCrashed(f"a cluster component crashed:\n{problem}",
+                                   f"read the logs in {logs}; then `scalelab down && scalelab up`")
+        return probe()
+
+    return checked
+
+
+class ComponentCrashed(ScaleLabError):
+    """A control-plane process exited while we waited for it."""
+
+
+def wait_ready(api: client.ApiClient, expected_nodes: int, progress: Progress, timeout: float = 300,
+               health: Callable[[], str | None] | None = None, logs: str = "") -> None:
+    fix = f"run `scalelab doctor`; component logs are in {logs}" if logs else "run `scalelab doctor`"
     progress.step(f"waiting for {expected_nodes} nodes to be Ready")
-    wait_for(nodes_ready(api, expected_nodes), "nodes to become Ready", timeout, progress)
-    progress.step("waiting for the metrics API and the first metrics (this takes one scrape, ~15-30s)")
-    wait_for(metrics_flowing(api, expected_nodes), "metrics to flow through metrics.k8s.io", timeout, progress,
-             interval=2.0, fix="run `scalelab doctor`; metrics-server logs are listed by `scalelab status`")
+    wait_for(guarded(nodes_ready(api, expected_nodes), health, logs), "nodes to become Ready", timeout, progress,
+             fix=fix, reraise=(ComponentCrashed,))
+    progress.step("waiting for the metrics API and the first metrics (one or two scrapes, ~10-30s)")
+    wait_for(guarded(metrics_flowing(api, expected_nodes), health, logs), "metrics to flow through metrics.k8s.io",
+             timeout, progress, interval=2.0, fix=fix, reraise=(ComponentCrashed,))

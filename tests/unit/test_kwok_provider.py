@@ -58,3 +58,20 @@ def test_unknown_fleet_file_is_named_in_the_error():
     with pytest.raises(ScaleLabError) as err:
         kwok.fleet_path("no-such-fleet.yaml")
     assert "no-such-fleet.yaml" in err.value.problem
+
+
+def test_metrics_server_scrapes_every_10s_with_a_shorter_request_timeout():
+    args = {a["key"]: a["value"] for p in config()[0]["componentsPatches"] if p["name"] == "metrics-server"
+            for a in p["extraArgs"]}
+    assert args["metric-resolution"] == "10s"
+    assert int(args["kubelet-request-timeout"].rstrip("s")) < 10  # metrics-server panics otherwise
+
+
+def test_a_crashed_component_ends_the_wait_with_its_log():
+    from scalelab.cluster import readiness
+    from scalelab.progress import Progress
+
+    with pytest.raises(readiness.ComponentCrashed) as err:
+        readiness.wait_ready(api=None, expected_nodes=1, progress=Progress(quiet=True), timeout=60,
+                             health=lambda: "metrics-server exited; last lines: panic: ...", logs="/logs")
+    assert "metrics-server exited" in err.value.problem and "/logs" in err.value.fix

@@ -20,19 +20,20 @@ def test_invalid_profiles_are_refused(points):
 
 
 def test_album_release_spikes_at_18_00():
-    p = traffic.album_release(base=150, peak=1200, release_minute=30)
-    assert traffic.clock(30) == "18:00"
-    assert p.rps(20) == 150
-    assert p.rps(32) == 1200
-    assert p.rps(60) < p.rps(35)
+    p = traffic.album_release(base=150, peak=1000)
+    assert traffic.clock(0) == "17:45" and traffic.clock(15) == "18:00"
+    assert p.rps(10) == 150
+    assert p.rps(17) == 1000
+    assert p.rps(40) < p.rps(20)
+    assert p.duration == 60
 
 
 def test_shifted_profile_comes_earlier_and_keeps_the_evening_length():
-    p = traffic.album_release(release_minute=30)
-    early = p.shifted(-20)
+    p = traffic.album_release()
+    early = p.shifted(-10)
     assert early.duration == p.duration
-    assert early.rps(12) == p.rps(32)
-    assert early.rps(0) == p.rps(20)
+    assert early.rps(7) == p.rps(17)
+    assert early.rps(0) == p.rps(10)
 
 
 def test_viral_ramp_climbs_monotonically():
@@ -51,11 +52,12 @@ def test_capacity_serves_up_to_the_limit_and_drops_the_rest():
     assert cap.cpu_per_pod_m(100, 0) == 0 and cap.dropped(100, 0) == 100
 
 
-def test_pods_needed_rounds_up():
-    cap = Capacity(cpu_per_request_m=2, cpu_limit_m=500)
+def test_pods_needed_keeps_every_pod_within_its_request():
+    cap = Capacity(cpu_per_request_m=2, cpu_limit_m=500, cpu_request_m=200)
+    assert cap.rps_at_request == 100
     assert cap.pods_needed(0) == 1
-    assert cap.pods_needed(250) == 1
-    assert cap.pods_needed(251) == 2
+    assert cap.pods_needed(100) == 1
+    assert cap.pods_needed(101) == 2
 
 
 def test_score_counts_drops_and_overprovisioning():
@@ -72,9 +74,9 @@ def test_score_counts_drops_and_overprovisioning():
 
 def test_fixed_schedule_loses_to_an_early_spike():
     cap = Capacity()
-    on_time = traffic.album_release(release_minute=30)
-    early = on_time.shifted(-20, "early spike")
-    plan = lambda minute: 6 if minute >= 30 else 1  # "scale to 6 at 18:00"
+    on_time = traffic.album_release(release_minute=15)
+    early = on_time.shifted(-10, "early spike")
+    plan = lambda minute: 6 if minute >= 15 else 2  # "scale to 6 at 18:00"
     assert traffic.replay_offline(on_time, plan, cap).dropped_requests < \
         traffic.replay_offline(early, plan, cap).dropped_requests
 
