@@ -25,6 +25,18 @@ from scalelab.errors import MetricsUnavailableError, NoClusterError, ScaleLabErr
 from scalelab.wait import wait_for
 
 
+def _to_millicores(quantity: str) -> float:
+    """Metrics API CPU quantities: '123456789n' (nanocores), '250m', or cores."""
+    q = str(quantity)
+    if q.endswith("n"):
+        return float(q[:-1]) / 1e6
+    if q.endswith("u"):
+        return float(q[:-1]) / 1e3
+    if q.endswith("m"):
+        return float(q[:-1])
+    return float(q) * 1000
+
+
 @dataclass
 class Lesson:
     namespace: str
@@ -108,6 +120,18 @@ class Lesson:
         selector = f"involvedObject.name={name}" if name else None
         items = self.core.list_namespaced_event(self.namespace, field_selector=selector).items
         return [e for e in items if reason is None or e.reason == reason]
+
+    def pod_cpu(self, selector: str = "app=stream-api") -> dict[str, float]:
+        """Millicores per pod, as `kubectl top pods` shows them (from the metrics API)."""
+        items = client.CustomObjectsApi(self.api).list_namespaced_custom_object(
+            "metrics.k8s.io", "v1beta1", self.namespace, "pods", label_selector=selector)["items"]
+        return {i["metadata"]["name"]: sum(_to_millicores(c["usage"]["cpu"]) for c in i["containers"])
+                for i in items}
+
+    def hpa_conditions(self, name: str) -> dict[str, tuple[str, str]]:
+        """type → (status, reason) of an HPA's conditions (`kubectl describe hpa` shows them)."""
+        hpa = self.autoscaling.read_namespaced_horizontal_pod_autoscaler(name, self.namespace)
+        return {c.type: (c.status, c.reason) for c in (hpa.status.conditions or [])}
 
     def wait_rollout(self, deployment: str, timeout: float = 120, quiet: bool = False) -> None:
         """`kubectl rollout status deployment/<name>`: wait until every replica is updated and ready."""
