@@ -152,7 +152,8 @@ def check_ports(provider: Provider) -> Check:
     if busy:
         return Check("free ports", INFO if busy == [f"{JUPYTER_PORT} (JupyterLab)"] else FAIL,
                      "in use: " + ", ".join(busy),
-                     "stop what listens there (`ss -ltnp` shows it), or JupyterLab picks the next free port")
+                     "stop what listens there (`ss -ltnp` shows it); for a stopped kwok cluster, "
+                     "`scalelab down && scalelab up` recreates it on free ports (JupyterLab picks the next free port itself)")
     return Check("free ports", OK, ", ".join(f"{p} ({w})" for p, w in ports.items()))
 
 

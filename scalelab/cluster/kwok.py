@@ -139,6 +139,20 @@ class KwokProvider(Provider):
     def running(self) -> bool:
         return self.exists() and self.apiserver_pid() is not None
 
+    def required_ports(self) -> dict[int, str]:
+        """A stopped cluster restarts on the ports it was created with; another program may have taken them."""
+        try:
+            saved = list(yaml.safe_load_all((self.cluster_dir / "kwok.yaml").read_text()))
+        except (FileNotFoundError, yaml.YAMLError):
+            return {}
+        ports = {}
+        for doc in saved:
+            for comp in (doc or {}).get("components", []) or []:
+                for port in comp.get("ports", []) or []:
+                    if port.get("port"):
+                        ports[int(port["port"])] = f"{comp.get('name')} of the stopped cluster '{self.cluster}'"
+        return ports
+
     def dead_components(self) -> list[str]:
         """Components whose process has exited (each with the last lines of its log)."""
         dead = []
