@@ -90,3 +90,46 @@ def delete_namespace(api: client.ApiClient, name: str, timeout: float = 120) -> 
         return False, f"namespace {name} is {phase}"
 
     wait_for(gone, f"namespace {name} to be deleted", timeout)
+
+
+def diff_paths(live: Any, desired: Any, prefix: str = "") -> list[str]:
+    """Dotted paths where ``desired`` differs from ``live``, looking only at what ``desired`` sets.
+
+    This is the question `kubectl diff` answers: what would applying this file change?
+    Fields the file does not mention (status, defaults, other managers' fields) are ignored.
+    """
+    if isinstance(desired, dict) and isinstance(live, dict):
+        out: list[str] = []
+        for key, value in desired.items():
+            out += diff_paths(live.get(key), value, f"{prefix}.{key}" if prefix else key)
+        return out
+    if isinstance(desired, list) and isinstance(live, list) and len(desired) == len(live):
+        out = []
+        for i, (a, b) in enumerate(zip(live, desired)):
+            out += diff_paths(a, b, f"{prefix}[{i}]")
+        return out
+    return [] if _same(live, desired) else [prefix]
+
+
+def _same(live: Any, desired: Any) -> bool:
+    if live == desired:
+        return True
+    # The API server normalises quantities and numbers ("1" vs 1, "500m" vs "0.5").
+    return str(live) == str(desired)
+
+
+def diff_file(api: client.ApiClient, path: Path | str, namespace: str) -> dict[str, list[str]]:
+    """`kubectl diff -f PATH`: for each object in the file, the fields applying it would change."""
+    dyn = dynamic.DynamicClient(api)
+    result = {}
+    for obj in load_manifests(path):
+        resource = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        name = obj["metadata"]["name"]
+        try:
+            live = resource.get(name=name, namespace=namespace if resource.namespaced else None).to_dict()
+        except dynamic.exceptions.NotFoundError:
+            result[f"{obj['kind']}/{name}"] = ["(new object)"]
+            continue
+        desired = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+        result[f"{obj['kind']}/{name}"] = diff_paths(live, desired)
+    return result
