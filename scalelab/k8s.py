@@ -133,3 +133,42 @@ def diff_file(api: client.ApiClient, path: Path | str, namespace: str) -> dict[s
         desired = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
         result[f"{obj['kind']}/{name}"] = diff_paths(live, desired)
     return result
+
+
+def cordon(api: client.ApiClient, node: str, unschedulable: bool = True) -> None:
+    """`kubectl cordon NODE` (or `uncordon` with ``unschedulable=False``)."""
+    client.CoreV1Api(api).patch_node(node, {"spec": {"unschedulable": unschedulable}})
+
+
+def drain(api: client.ApiClient, node: str, timeout: float = 180) -> list[str]:
+    """`kubectl drain NODE --ignore-daemonsets`: cordon, then evict every pod, respecting PodDisruptionBudgets.
+
+    An eviction that would break a PodDisruptionBudget is refused (HTTP 429);
+    like kubectl we retry until the budget allows it (the controller has started
+    a replacement elsewhere) or ``timeout`` runs out. Returns the evicted pods.
+    """
+    import time
+
+    core = client.CoreV1Api(api)
+    cordon(api, node)
+    deadline = time.monotonic() + timeout
+    evicted: list[str] = []
+    while True:
+        pods = [p for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+                if not p.metadata.deletion_timestamp
+                and not any(o.kind == "DaemonSet" for o in (p.metadata.owner_references or []))]
+        if not pods:
+            return evicted
+        for pod in pods:
+            body = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod.metadata.name,
+                                                                  namespace=pod.metadata.namespace))
+            try:
+                core.create_namespaced_pod_eviction(pod.metadata.name, pod.metadata.namespace, body)
+                evicted.append(f"{pod.metadata.namespace}/{pod.metadata.name}")
+            except client.ApiException as exc:
+                if exc.status not in (404, 429):  # gone already / budget says "not now"
+                    raise
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"drain of {node}: {len(pods)} pod(s) still there after {timeout:.0f}s "
+                               "(a PodDisruptionBudget may not allow evicting them)")
+        time.sleep(1)
