@@ -81,16 +81,16 @@ class Lesson:
                                 "check the file name (ls manifests/)")
         return path
 
-    def apply(self, name: str, quiet: bool = False) -> list[str]:
-        """`kubectl apply --server-side -n <namespace> -f manifests/<name>`."""
+    def apply(self, name: str, quiet: bool = False) -> None:
+        """`kubectl apply --server-side -n <namespace> -f manifests/<name>` (prints what it applied)."""
         applied = k8s.apply_file(self.api, self.manifest(name), self.namespace)
         if not quiet:
             for item in applied:
                 print(f"{item.lower()} applied")
-        return applied
 
-    def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
-        return k8s.apply_objects(self.api, objects, self.namespace)
+    def apply_objects(self, objects: list[dict[str, Any]]) -> None:
+        """`kubectl apply --server-side` for objects written in the notebook."""
+        k8s.apply_objects(self.api, objects, self.namespace)
 
     def kubectl(self, command: str, check: bool = True) -> str:
         """Run `kubectl <command>` in this lesson's namespace and print what it prints."""

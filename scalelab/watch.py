@@ -12,8 +12,10 @@ the API server, so each view keeps one of these. The loop is the classic one:
    backoff if it failed.
 
 It runs in a daemon thread, so a stopping kernel never waits for it, and
-:meth:`Informer.stop` ends it within one ``poll`` interval (the server ends each
-watch after ``timeout_seconds``, and the loop checks the stop flag between events).
+:meth:`Informer.stop` ends it within ``timeout_seconds`` (default 5): the
+client's ``Watch.stop()`` only takes effect at the next event, so the server is
+asked to end every watch after a few seconds and the loop checks the stop flag
+before resuming. Resuming from the last version costs one cheap request.
 Callbacks run on the watch thread: they must be quick and must not print.
 """
 
@@ -33,7 +35,7 @@ class Informer:
 
     def __init__(self, list_func: Callable[..., Any], *, namespace: str | None = None,
                  label_selector: str | None = None, field_selector: str | None = None,
-                 timeout_seconds: int = 30, name: str = "informer") -> None:
+                 timeout_seconds: int = 5, name: str = "informer") -> None:
         self._list = list_func
         self._kwargs: dict[str, Any] = {}
         if namespace is not None:
@@ -61,9 +63,11 @@ class Informer:
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def start(self) -> "Informer":
+    def start(self, resume: bool = False) -> "Informer":
+        """Start watching; ``resume`` continues from the last version seen instead of re-listing."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
+            self._resume = resume and self.resource_version is not None
             self._thread = threading.Thread(target=self._run, name=f"scalelab-{self.name}", daemon=True)
             self._thread.start()
         return self
@@ -112,7 +116,7 @@ class Informer:
 
     def _run(self) -> None:
         backoff = 0.5
-        need_list = True
+        need_list = not getattr(self, "_resume", False)
         while not self._stop.is_set():
             try:
                 if need_list:

@@ -68,6 +68,12 @@ def kwokctl_config(binaries: dict[str, Path], kubectl: str, metrics_server_manif
         "metricsServerManifests": [str(metrics_server_manifests)],
     }
     patches = [
+        # Compact etcd history every minute (default 5m), and serve ConfigMap watches
+        # straight from etcd (no watch cache): a ConfigMap watch that falls a minute
+        # behind gets "410 Gone", as on a busy production cluster. The tests use this
+        # to prove the dashboards' informer re-lists; nothing in the lessons watches ConfigMaps.
+        {"name": "kube-apiserver", "extraArgs": [{"key": "etcd-compaction-interval", "value": "1m"},
+                                                 {"key": "watch-cache-sizes", "value": "configmaps#0"}]},
         {"name": "kube-controller-manager",
          "extraArgs": [{"key": "horizontal-pod-autoscaler-sync-period", "value": HPA_SYNC_PERIOD}]},
         # Fake nodes have no IP; kwok-controller answers for all of them on localhost.
