@@ -22,7 +22,6 @@ Callbacks run on the watch thread: they must be quick and must not print.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable
 
 from kubernetes import client, watch

@@ -175,7 +175,7 @@ class ClusterStatus:
             state = "stopped" if self.exists else "not created"
             lines.append(f"state:      {state} (start it with `scalelab up`)")
             return "\n".join(lines)
-        lines += [f"state:      running", f"kubernetes: {self.version}",
+        lines += ["state:      running", f"kubernetes: {self.version}",
                   f"metrics:    {'Available' if self.metrics_available else 'NOT available'} ({self.metrics_reason})",
                   f"namespaces: {', '.join(self.namespaces) or '(no tutorial namespaces)'}",
                   f"nodes:      {len(self.nodes)}"]
