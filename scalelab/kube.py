@@ -45,6 +45,20 @@ def context_exists(context: str) -> bool:
     return any(c["name"] == context for c in contexts)
 
 
+def use_context(context: str) -> None:
+    """`kubectl config use-context CONTEXT`, so kubectl in a second shell talks to the tutorial cluster."""
+    import yaml
+
+    path = kubeconfig_path()
+    config_doc = yaml.safe_load(path.read_text()) or {}
+    if config_doc.get("current-context") != context and any(
+            c.get("name") == context for c in config_doc.get("contexts") or []):
+        config_doc["current-context"] = context
+        tmp = path.with_suffix(".scalelab-tmp")
+        tmp.write_text(yaml.safe_dump(config_doc, default_flow_style=False))
+        tmp.replace(path)
+
+
 def api_client(context: str | None = None) -> client.ApiClient:
     """A client for ``context`` (default: the current one), after the guard approved it."""
     context = guard.check(context or current_context())

@@ -25,7 +25,10 @@ def is_checked(cell) -> bool:
 
 
 def clean(nb) -> None:
+    """Drop every output but the checked cells'; number the checked cells 1, 2, … (nbval
+    treats a cell with outputs but no execution count as "unrun" and fails it)."""
     nb.metadata.pop("widgets", None)
+    count = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -34,10 +37,12 @@ def clean(nb) -> None:
         if not is_checked(cell):
             cell.outputs = []
         else:
+            count += 1
+            cell.execution_count = count
             cell.outputs = [o for o in cell.outputs if o.get("output_type") in ("stream", "execute_result")]
             for o in cell.outputs:
                 if o.get("output_type") == "execute_result":
-                    o["execution_count"] = None
+                    o["execution_count"] = count
                     o["data"] = {k: v for k, v in o["data"].items() if k == "text/plain"}
 
 
@@ -56,7 +61,7 @@ def dirty(path: Path) -> list[str]:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and cell.outputs and not is_checked(cell):
             problems.append(f"{path}: cell {i} has outputs but is not a checked cell")
-        if cell.cell_type == "code" and cell.execution_count is not None:
+        if cell.cell_type == "code" and cell.execution_count is not None and not is_checked(cell):
             problems.append(f"{path}: cell {i} has an execution count")
     if "widgets" in nb.metadata:
         problems.append(f"{path}: widget state is saved")

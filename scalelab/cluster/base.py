@@ -68,6 +68,7 @@ class Provider(ABC):
         """Create or reuse the cluster and wait until lessons can run. Returns True if anything changed."""
         if self.running():
             guard.remember(self.context)
+            kube.use_context(self.context)
             api = kube.api_client(self.context)
             ok, _ = readiness.nodes_ready(api, self.expected_nodes())()
             if ok and readiness.metrics_flowing(api, self.expected_nodes())()[0]:
@@ -81,6 +82,7 @@ class Provider(ABC):
             progress.step(f"creating cluster '{self.cluster}' with the {self.name} provider")
             self.create(progress)
         guard.remember(self.context)
+        kube.use_context(self.context)
         api = kube.api_client(self.context)
         self.prepare(api, progress)
         readiness.wait_ready(api, self.expected_nodes(), progress, timeout=timeout,

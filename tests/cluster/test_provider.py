@@ -47,6 +47,7 @@ def test_up_twice_is_a_no_op(cluster):
     pid_before = cluster.apiserver_pid()
     assert cluster.up(Progress(quiet=True)) is False
     assert cluster.apiserver_pid() == pid_before
+    assert kube.current_context() == cluster.context  # kubectl in another shell sees the tutorial cluster
 
 
 def test_doctor_reports_a_stopped_cluster_with_the_fix(cluster):

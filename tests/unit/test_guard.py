@@ -53,3 +53,18 @@ def test_api_client_goes_through_the_guard(tmp_path, monkeypatch):
     assert kube.current_context() == "work"
     with pytest.raises(ContextNotAllowedError):
         kube.api_client()
+
+
+def test_use_context_switches_only_to_an_existing_context(tmp_path, monkeypatch):
+    import yaml
+
+    from scalelab import kube
+
+    path = tmp_path / "config"
+    path.write_text("apiVersion: v1\nkind: Config\ncurrent-context: work\n"
+                    "contexts: [{name: work, context: {}}, {name: kwok-scalelab, context: {}}]\n")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    kube.use_context("kwok-scalelab")
+    assert yaml.safe_load(path.read_text())["current-context"] == "kwok-scalelab"
+    kube.use_context("no-such-context")
+    assert yaml.safe_load(path.read_text())["current-context"] == "kwok-scalelab"

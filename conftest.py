@@ -35,15 +35,22 @@ def needs_cluster(item: pytest.Item) -> bool:
 
 
 def test_cluster():
-    """Start the session's cluster once (idempotent)."""
+    """Start the session's cluster once; later calls only make sure it is up and the current context.
+
+    (A test that creates a second cluster moves the kubeconfig's current context;
+    notebooks, like learners, use the current context.)
+    """
     global _provider
+    from scalelab.progress import Progress
+
     if _provider is None:
         from scalelab.cluster.kwok import KwokProvider
-        from scalelab.progress import Progress
 
         provider = KwokProvider(TEST_CLUSTER)
         provider.up(Progress(interval=30))
         _provider = provider
+    else:
+        _provider.up(Progress(quiet=True))
     return _provider
 
 
