@@ -24,6 +24,7 @@ os.environ["KUBECONFIG"] = str(Path(tempfile.mkdtemp(prefix="scalelab-bench-")) 
 from kubernetes import client  # noqa: E402
 
 from scalelab import k8s, toolchain  # noqa: E402
+from scalelab.traffic import EmulatedCPU  # noqa: E402
 from scalelab.cluster.kwok import KwokProvider  # noqa: E402
 from scalelab.progress import Progress  # noqa: E402
 
@@ -44,13 +45,10 @@ def timed(fn) -> float:
 
 
 def set_load(api: client.ApiClient, total_millicores: int) -> int:
-    core = client.CoreV1Api(api)
-    pods = [p for p in core.list_namespaced_pod(NS, label_selector=f"app={APP}").items
-            if p.status.phase == "Running" and not p.metadata.deletion_timestamp]
-    for p in pods:
-        share = f"{max(1, total_millicores // max(1, len(pods)))}m"
-        if (p.metadata.annotations or {}).get("kwok.x-k8s.io/usage-cpu") != share:
-            core.patch_namespaced_pod(p.metadata.name, NS, {"metadata": {"annotations": {"kwok.x-k8s.io/usage-cpu": share}}})
+    """Share ``total_millicores`` over the ready pods, as the lessons' traffic driver does on kwok."""
+    pods = [p for p in client.CoreV1Api(api).list_namespaced_pod(NS, label_selector=f"app={APP}").items
+            if k8s.pod_is_ready(p)]
+    EmulatedCPU(api).apply(pods, total_millicores / max(1, len(pods)))
     return len(pods)
 
 

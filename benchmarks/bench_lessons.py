@@ -43,9 +43,7 @@ def spike_to_scale_up(provider: KwokProvider) -> None:
     k8s.delete_namespace(api, ns)
     k8s.ensure_namespace(api, ns)
     k8s.apply_file(api, ROOT / "manifests" / "stream-api-autoscaled.yaml", ns)
-    from kubernetes import client
-
-    client.AppsV1Api(api).patch_namespaced_deployment_scale("stream-api", ns, {"spec": {"replicas": 2}})
+    k8s.scale(api, ns, "stream-api", 2)
     time.sleep(5)
     k8s.apply_file(api, ROOT / "manifests" / "stream-api-hpa.yaml", ns)
     spike = traffic.album_release()
@@ -76,7 +74,7 @@ def board_refresh(provider: KwokProvider, pods: int = 200) -> None:
     apps = client.AppsV1Api(api)
     board = PodBoard(api, namespace=ns)
     start, redraws = time.monotonic(), board.redraws
-    apps.patch_namespaced_deployment_scale("stream-api", ns, {"spec": {"replicas": pods}})
+    k8s.scale(api, ns, "stream-api", pods)
     while (apps.read_namespaced_deployment("stream-api", ns).status.ready_replicas or 0) < pods:
         time.sleep(0.5)
     scale_up = time.monotonic() - start

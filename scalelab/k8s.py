@@ -7,13 +7,56 @@ show who owns which field.
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 from kubernetes import client, dynamic
 
-from scalelab.names import FIELD_MANAGER
+from scalelab.wait import wait_for
+
+from scalelab.names import FIELD_MANAGER, POOL_LABEL, TUTORIAL_LABEL
+
+
+def cpu_millicores(quantity: str | float | None) -> float:
+    """A CPU quantity in millicores: '250m' → 250, '2' → 2000, '123456789n' → 123.46, None → 0."""
+    if quantity is None or quantity == "":
+        return 0.0
+    q = str(quantity)
+    scale = {"n": 1e-6, "u": 1e-3, "m": 1.0}
+    if q[-1] in scale:
+        return float(q[:-1]) * scale[q[-1]]
+    return float(q) * 1000
+
+
+def pod_is_ready(pod: client.V1Pod) -> bool:
+    """Running, not being deleted, and its Ready condition true: what a Service would send traffic to."""
+    if pod.metadata.deletion_timestamp or pod.status.phase != "Running":
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+
+
+def scale(api: client.ApiClient, namespace: str, deployment: str, replicas: int) -> None:
+    """`kubectl scale deployment/NAME --replicas=N` (through the scale subresource, as an HPA does)."""
+    client.AppsV1Api(api).patch_namespaced_deployment_scale(deployment, namespace,
+                                                            {"spec": {"replicas": max(0, int(replicas))}})
+
+
+def rollout_status(api: client.ApiClient, namespace: str, deployment: str) -> tuple[bool, str]:
+    """(finished, summary) as `kubectl rollout status` judges it: every replica updated and ready."""
+    d = client.AppsV1Api(api).read_namespaced_deployment(deployment, namespace)
+    s = d.status
+    done = (s.observed_generation == d.metadata.generation and (s.updated_replicas or 0) == d.spec.replicas
+            and (s.ready_replicas or 0) == d.spec.replicas and not s.unavailable_replicas)
+    return done, f"{s.ready_replicas or 0}/{d.spec.replicas} ready, {s.updated_replicas or 0} updated"
+
+
+def selector_of(api: client.ApiClient, namespace: str, deployment: str) -> str:
+    """The Deployment's pod selector as a label-selector string (``app=stream-api``)."""
+    d = client.AppsV1Api(api).read_namespaced_deployment(deployment, namespace)
+    return ",".join(f"{k}={v}" for k, v in (d.spec.selector.match_labels or {}).items())
 
 
 def load_manifests(path: Path | str) -> list[dict[str, Any]]:
@@ -55,9 +98,6 @@ def ensure_namespace(api: client.ApiClient, name: str, timeout: float = 60) -> N
     Waits for the namespace's ``default`` ServiceAccount: until the controller
     has made it, creating a pod there is refused ("serviceaccount not found").
     """
-    from scalelab.names import TUTORIAL_LABEL
-    from scalelab.wait import wait_for
-
     apply_objects(api, [{"apiVersion": "v1", "kind": "Namespace",
                          "metadata": {"name": name, "labels": {TUTORIAL_LABEL: "true"}}}])
     core = client.CoreV1Api(api)
@@ -71,8 +111,6 @@ def ensure_namespace(api: client.ApiClient, name: str, timeout: float = 60) -> N
 
 def delete_namespace(api: client.ApiClient, name: str, timeout: float = 120) -> None:
     """Delete a namespace and wait until it is gone, so the next run starts clean."""
-    from scalelab.wait import wait_for
-
     core = client.CoreV1Api(api)
     try:
         core.delete_namespace(name)
@@ -147,8 +185,6 @@ def drain(api: client.ApiClient, node: str, timeout: float = 180) -> list[str]:
     like kubectl we retry until the budget allows it (the controller has started
     a replacement elsewhere) or ``timeout`` runs out. Returns the evicted pods.
     """
-    import time
-
     core = client.CoreV1Api(api)
     cordon(api, node)
     deadline = time.monotonic() + timeout
@@ -172,3 +208,15 @@ def drain(api: client.ApiClient, node: str, timeout: float = 180) -> list[str]:
             raise TimeoutError(f"drain of {node}: {len(pods)} pod(s) still there after {timeout:.0f}s "
                                "(a PodDisruptionBudget may not allow evicting them)")
         time.sleep(1)
+
+
+def busiest_node(api: client.ApiClient, namespace: str, selector: str, pool: str | None = None) -> str:
+    """The node running most pods of ``selector`` (preferring nodes of ``pool``): what maintenance would hurt most."""
+    core = client.CoreV1Api(api)
+    on_node = Counter(p.spec.node_name for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+                      if p.spec.node_name and not p.metadata.deletion_timestamp)
+    if not on_node:
+        raise ValueError(f"no scheduled pods match {selector} in {namespace}")
+    pools = {n.metadata.name: (n.metadata.labels or {}).get(POOL_LABEL) for n in core.list_node().items}
+    preferred = [n for n in on_node if pools.get(n) == pool] or list(on_node)
+    return max(preferred, key=lambda n: on_node[n])

@@ -37,13 +37,6 @@ def current_context() -> str | None:
     return active["name"] if active else None
 
 
-def context_exists(context: str) -> bool:
-    try:
-        contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig_files())
-    except (ConfigException, FileNotFoundError, TypeError):
-        return False
-    return any(c["name"] == context for c in contexts)
-
 
 def use_context(context: str) -> None:
     """`kubectl config use-context CONTEXT`, so kubectl in a second shell talks to the tutorial cluster."""

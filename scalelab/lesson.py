@@ -15,26 +15,14 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from kubernetes import client
 
-from scalelab import k8s, kube, paths
+from scalelab import k8s, kube, paths, traffic
 from scalelab.cluster import provider_of_context
 from scalelab.errors import MetricsUnavailableError, NoClusterError, ScaleLabError
 from scalelab.wait import wait_for
-
-
-def _to_millicores(quantity: str) -> float:
-    """Metrics API CPU quantities: '123456789n' (nanocores), '250m', or cores."""
-    q = str(quantity)
-    if q.endswith("n"):
-        return float(q[:-1]) / 1e6
-    if q.endswith("u"):
-        return float(q[:-1]) / 1e3
-    if q.endswith("m"):
-        return float(q[:-1])
-    return float(q) * 1000
 
 
 @dataclass
@@ -44,6 +32,7 @@ class Lesson:
     api: client.ApiClient
     provider: str  # "kind" or "kwok"
     views: list[Any] = field(default_factory=list)
+    _driver: traffic.Driver | None = None
 
     @classmethod
     def start(cls, namespace: str, need_metrics: bool = True) -> "Lesson":
@@ -125,8 +114,52 @@ class Lesson:
         """Millicores per pod, as `kubectl top pods` shows them (from the metrics API)."""
         items = client.CustomObjectsApi(self.api).list_namespaced_custom_object(
             "metrics.k8s.io", "v1beta1", self.namespace, "pods", label_selector=selector)["items"]
-        return {i["metadata"]["name"]: sum(_to_millicores(c["usage"]["cpu"]) for c in i["containers"])
+        return {i["metadata"]["name"]: sum(k8s.cpu_millicores(c["usage"]["cpu"]) for c in i["containers"])
                 for i in items}
+
+    @property
+    def driver(self) -> traffic.Driver:
+        """What makes pod CPU happen: real load on kind, the usage annotation on kwok."""
+        if self._driver is None:
+            self._driver = traffic.driver_for(self.api, self.provider)
+        return self._driver
+
+    def set_cpu(self, millicores: float | Sequence[float], selector: str = "app=stream-api") -> None:
+        """Make the current pods of ``selector`` use this much CPU each (or one value per pod, in order)."""
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+        per_pod = [millicores] * len(pods) if isinstance(millicores, (int, float)) else list(millicores)
+        for pod, m in zip(pods, per_pod):
+            self.driver.apply([pod], millicores_per_pod=m)
+
+    def wait_cpu(self, check: Callable[[float], bool], what: str, pods: int | None = None,
+                 selector: str = "app=stream-api", timeout: float = 90) -> None:
+        """Wait until the metrics API shows ``pods`` pods (any number if None), each passing ``check``."""
+        def probe() -> tuple[bool, str]:
+            cpu = self.pod_cpu(selector)
+            ok = (pods is None or len(cpu) == pods) and all(check(m) for m in cpu.values())
+            return ok, str({name: round(m) for name, m in cpu.items()})
+
+        wait_for(probe, what, timeout)
+
+    def scale(self, deployment: str, replicas: int) -> None:
+        """`kubectl scale deployment/<name> --replicas=N`."""
+        k8s.scale(self.api, self.namespace, deployment, replicas)
+
+    def set_env(self, deployment: str, container: str, **env: str) -> None:
+        """`kubectl set env deployment/<name> KEY=VALUE`: a change to the pod template, so a rollout."""
+        self.apps.patch_namespaced_deployment(deployment, self.namespace, {"spec": {"template": {"spec": {
+            "containers": [{"name": container, "env": [{"name": k, "value": v} for k, v in env.items()]}]}}}})
+
+    def ready_endpoints(self, service: str) -> list[str]:
+        """Addresses of the ready pods a Service balances over (its EndpointSlices)."""
+        slices = client.DiscoveryV1Api(self.api).list_namespaced_endpoint_slice(
+            self.namespace, label_selector=f"kubernetes.io/service-name={service}").items
+        return sorted(ep.addresses[0] for sl in slices for ep in (sl.endpoints or []) if ep.conditions.ready)
+
+    def hpa_rescales(self, name: str) -> list[tuple[int, str]]:
+        """(new size, event message) of each scaling decision an HPA recorded (`kubectl describe hpa`)."""
+        return [(int(e.message.split("New size: ")[1].split(";")[0]), e.message)
+                for e in self.events(name, reason="SuccessfulRescale")]
 
     def hpa_conditions(self, name: str) -> dict[str, tuple[str, str]]:
         """type → (status, reason) of an HPA's conditions (`kubectl describe hpa` shows them)."""
@@ -135,14 +168,8 @@ class Lesson:
 
     def wait_rollout(self, deployment: str, timeout: float = 120, quiet: bool = False) -> None:
         """`kubectl rollout status deployment/<name>`: wait until every replica is updated and ready."""
-        def done() -> tuple[bool, str]:
-            d = self.apps.read_namespaced_deployment(deployment, self.namespace)
-            s = d.status
-            ok = (s.observed_generation == d.metadata.generation and (s.updated_replicas or 0) == d.spec.replicas
-                  and (s.ready_replicas or 0) == d.spec.replicas and not s.unavailable_replicas)
-            return ok, f"{s.ready_replicas or 0}/{d.spec.replicas} ready, {s.updated_replicas or 0} updated"
-
-        wait_for(done, f"deployment/{deployment} to roll out", timeout,
+        wait_for(lambda: k8s.rollout_status(self.api, self.namespace, deployment),
+                 f"deployment/{deployment} to roll out", timeout,
                  fix=f"look at `kubectl -n {self.namespace} describe deployment {deployment}`")
         if not quiet:
             print(f'deployment "{deployment}" successfully rolled out')

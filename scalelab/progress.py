@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from typing import TextIO
 
 
 class Progress:
@@ -48,12 +48,6 @@ class Progress:
         elif now - self._last_tick >= self.interval:
             self._last_tick = now
             self._write(f"[{self.elapsed():5.0f}s] {message}\n")
-
-    def done(self, message: str) -> None:
-        self.step(message)
-
-
-Ticker = Callable[[str], None]
 
 
 def silent() -> Progress:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 from kubernetes import client
 
+from scalelab import k8s
 from scalelab.traffic import Capacity, Driver, Profile, Score, clock
 from scalelab.watch import Informer
 
@@ -36,7 +37,6 @@ class Sample:
     ready: int
     cpu_per_pod_m: float
     utilization: float  # % of the CPU request: what the HPA compares with its target
-    hpa_desired: int | None = None
     note: str = ""
 
     @property
@@ -46,12 +46,6 @@ class Sample:
 
 # An operator sees the latest sample and may return a new replica count (None: leave it).
 Operator = Callable[[Sample], "int | None"]
-
-
-def pod_is_ready(pod: client.V1Pod) -> bool:
-    if pod.metadata.deletion_timestamp or pod.status.phase != "Running":
-        return False
-    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
 
 
 @dataclass
@@ -81,13 +75,9 @@ class Replay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._apps = client.AppsV1Api(self.api)
-        self._autoscaling = client.AutoscalingV2Api(self.api)
         self.pods = Informer(client.CoreV1Api(self.api).list_namespaced_pod, namespace=self.namespace,
-                             label_selector=self._selector(), name=f"pods-{self.deployment}")
-
-    def _selector(self) -> str:
-        d = self._apps.read_namespaced_deployment(self.deployment, self.namespace)
-        return ",".join(f"{k}={v}" for k, v in (d.spec.selector.match_labels or {}).items())
+                             label_selector=k8s.selector_of(self.api, self.namespace, self.deployment),
+                             name=f"pods-{self.deployment}")
 
     @property
     def tick_seconds(self) -> float:
@@ -97,8 +87,7 @@ class Replay:
 
     def scale(self, replicas: int, note: str = "") -> None:
         """`kubectl scale deployment/<name> --replicas=N`."""
-        self._apps.patch_namespaced_deployment_scale(self.deployment, self.namespace,
-                                                     {"spec": {"replicas": max(0, int(replicas))}})
+        k8s.scale(self.api, self.namespace, self.deployment, replicas)
         if note:
             self.notes.append(note)
 
@@ -146,24 +135,11 @@ class Replay:
         """Start and wait: the unattended form used by notebooks under test."""
         return self.start().wait()
 
-    @property
-    def done(self) -> bool:
-        return self._thread is not None and not self._thread.is_alive()
-
     # --- the loop ---------------------------------------------------------------------
-
-    def _hpa_desired(self) -> int | None:
-        try:
-            hpa = self._autoscaling.read_namespaced_horizontal_pod_autoscaler(self.deployment, self.namespace)
-        except client.ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return hpa.status.desired_replicas
 
     def tick(self, minute: float) -> Sample:
         pods = [p for p in self.pods.snapshot() if not p.metadata.deletion_timestamp]
-        ready = [p for p in pods if pod_is_ready(p)]
+        ready = [p for p in pods if k8s.pod_is_ready(p)]
         desired = self._apps.read_namespaced_deployment_scale(self.deployment, self.namespace).spec.replicas or 0
         demand = self.profile.rps(minute)
         cap = self.capacity
@@ -171,8 +147,7 @@ class Replay:
         self.driver.apply(ready, per_pod)
         sample = Sample(minute=minute, demand_rps=demand, served_rps=cap.served(demand, len(ready)),
                         dropped_rps=cap.dropped(demand, len(ready)), desired=desired, current=len(pods),
-                        ready=len(ready), cpu_per_pod_m=per_pod, utilization=cap.utilization(demand, len(ready)),
-                        hpa_desired=self._hpa_desired())
+                        ready=len(ready), cpu_per_pod_m=per_pod, utilization=cap.utilization(demand, len(ready)))
         self.score.add(demand, len(pods), len(ready), self.step, cap)
         if self.operator is not None:
             wanted = self.operator(sample)
@@ -197,9 +172,6 @@ class Replay:
                 self._stop.wait(max(0.0, next_tick - time.monotonic()))
         except Exception as exc:  # noqa: BLE001 - reported by wait() in the notebook's own cell
             self.error = f"{type(exc).__name__}: {exc}"[:500]
-
-    def rows(self) -> list[dict]:
-        return [asdict(s) for s in self.samples]
 
 
 def delayed_operator(delay_minutes: float = 6, step_up: int = 2, min_replicas: int = 1,

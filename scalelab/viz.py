@@ -16,6 +16,7 @@ no one watching.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, defaultdict
 from typing import Any, Callable
 
@@ -24,6 +25,7 @@ import plotly.graph_objects as go
 from kubernetes import client
 from plotly.subplots import make_subplots
 
+from scalelab import k8s
 from scalelab.names import POOL_LABEL, ZONE_LABEL
 from scalelab.replay import Replay, Sample
 from scalelab.traffic import clock
@@ -152,23 +154,13 @@ def pod_state(pod: client.V1Pod) -> str:
     """The tile colour: Ready, Running (not ready), Pending, Terminating, Failed, Succeeded."""
     if pod.metadata.deletion_timestamp:
         return "Terminating"
-    phase = pod.status.phase or "Unknown"
-    if phase == "Running":
-        ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
-        return "Ready" if ready else "Running"
-    return phase
-
-
-def cpu_millicores(quantity: str | None) -> float:
-    """'250m' → 250, '2' → 2000, None → 0."""
-    if not quantity:
-        return 0.0
-    q = str(quantity)
-    return float(q[:-1]) if q.endswith("m") else float(q) * 1000
+    if k8s.pod_is_ready(pod):
+        return "Ready"
+    return pod.status.phase or "Unknown"
 
 
 def pod_cpu_request(pod: client.V1Pod) -> float:
-    return sum(cpu_millicores((c.resources.requests or {}).get("cpu") if c.resources else None)
+    return sum(k8s.cpu_millicores((c.resources.requests or {}).get("cpu") if c.resources else None)
                for c in pod.spec.containers)
 
 
@@ -182,13 +174,17 @@ def board_layout(nodes: list[client.V1Node], pods: list[client.V1Pod]) -> dict[s
         node = pod.spec.node_name if pod.spec.node_name in info else "(not scheduled)"
         stacks[node].append(pod)
     tiles: dict[str, list] = {"x": [], "y": [], "state": [], "text": []}
+    used: dict[str, float] = defaultdict(float)  # CPU requested on each node by pods that still hold it
     for col, name in enumerate(columns):
         for row, pod in enumerate(stacks[name]):
+            state, request = pod_state(pod), pod_cpu_request(pod)
             tiles["x"].append(col)
             tiles["y"].append(row)
-            tiles["state"].append(pod_state(pod))
-            tiles["text"].append(f"{pod.metadata.namespace}/{pod.metadata.name}<br>{pod_state(pod)}"
-                                 f"<br>requests {pod_cpu_request(pod):.0f}m CPU")
+            tiles["state"].append(state)
+            tiles["text"].append(f"{pod.metadata.namespace}/{pod.metadata.name}<br>{state}"
+                                 f"<br>requests {request:.0f}m CPU")
+            if state not in ("Succeeded", "Failed"):
+                used[name] += request
     labels = []
     for name in columns:
         node = info.get(name)
@@ -196,11 +192,10 @@ def board_layout(nodes: list[client.V1Node], pods: list[client.V1Pod]) -> dict[s
             labels.append(name)
             continue
         lab = node.metadata.labels or {}
-        alloc = cpu_millicores((node.status.allocatable or {}).get("cpu"))
-        used = sum(pod_cpu_request(p) for p in stacks[name] if pod_state(p) not in ("Succeeded", "Failed"))
+        alloc = k8s.cpu_millicores((node.status.allocatable or {}).get("cpu"))
         unschedulable = " ⛔" if node.spec.unschedulable else ""
         labels.append(f"{name}{unschedulable}<br>{lab.get(POOL_LABEL, '')} · {lab.get(ZONE_LABEL, '')}"
-                      f"<br>{used / 1000:.1f}/{alloc / 1000:.0f} CPU")
+                      f"<br>{used[name] / 1000:.1f}/{alloc / 1000:.0f} CPU")
     return {"columns": columns, "labels": labels, "tiles": tiles}
 
 
@@ -260,7 +255,11 @@ class PodBoard(LiveView):
 
 
 class RolloutBoard(LiveView):
-    """ReplicaSets of one Deployment by revision: ready pods now, and over time."""
+    """ReplicaSets of one Deployment by revision: ready pods now, and over time.
+
+    It also remembers ``fewest_ready``: the lowest ready count the Deployment
+    reported since the board opened, i.e. how far availability dipped during a rollout.
+    """
 
     def __init__(self, api: client.ApiClient, namespace: str, deployment: str, title: str = "") -> None:
         fig = make_subplots(rows=1, cols=2, column_widths=[0.35, 0.65],
@@ -270,17 +269,26 @@ class RolloutBoard(LiveView):
         super().__init__(fig)
         self.apps = client.AppsV1Api(api)
         self.namespace, self.deployment = namespace, deployment
-        d = self.apps.read_namespaced_deployment(deployment, namespace)
-        selector = ",".join(f"{k}={v}" for k, v in (d.spec.selector.match_labels or {}).items())
         self.replicasets = Informer(self.apps.list_namespaced_replica_set, namespace=namespace,
-                                    label_selector=selector, name="replicasets")
+                                    label_selector=k8s.selector_of(api, namespace, deployment), name="replicasets")
         self.replicasets.add_listener(self.mark_dirty)
         self.replicasets.start()
         self.replicasets.wait_synced(30)
+        self.fewest_ready: int | None = None
+        self._deployment = Informer(self.apps.list_namespaced_deployment, namespace=namespace,
+                                    field_selector=f"metadata.name={deployment}", name="deployment")
+        self._deployment.add_listener(self._track_ready)
+        self._deployment.start()
+        self._deployment.wait_synced(30)
         self.history: dict[str, list[tuple[float, int]]] = defaultdict(list)
         self._t0: float | None = None
         self._start()
         self.redraw()
+
+    def _track_ready(self, _kind: str, _obj: Any) -> None:
+        for d in self._deployment.snapshot():
+            ready = d.status.ready_replicas or 0
+            self.fewest_ready = ready if self.fewest_ready is None else min(self.fewest_ready, ready)
 
     def revisions(self) -> list[dict[str, Any]]:
         """One row per ReplicaSet: revision, image, desired, ready."""
@@ -294,8 +302,6 @@ class RolloutBoard(LiveView):
         return sorted(rows, key=lambda r: r["revision"])
 
     def _draw(self) -> None:
-        import time
-
         now = time.monotonic()
         self._t0 = self._t0 or now
         rows = self.revisions()
@@ -318,6 +324,7 @@ class RolloutBoard(LiveView):
 
     def _close_sources(self) -> None:
         self.replicasets.stop()
+        self._deployment.stop()
 
 
 def hpa_calculator(on_change: Callable[[int], None] | None = None) -> widgets.Widget:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -9,9 +10,25 @@ from kubernetes import client
 
 from scalelab import guard, kube
 from scalelab.cluster import readiness
-from scalelab.errors import NoClusterError
+from scalelab.errors import NoClusterError, ScaleLabError
 from scalelab.names import POOL_LABEL, TUTORIAL_LABEL, ZONE_LABEL
 from scalelab.progress import Progress
+from scalelab.wait import wait_for
+
+
+def run_tool(cmd: list[str], shown: str, fix: str, progress: Progress | None = None,
+             env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a provider's command line tool (kind, kwokctl, docker), echoing it as ``$ shown``.
+
+    A failure raises with the tool's own last words and ``fix``, so the learner
+    sees why and what to do, not a Python traceback.
+    """
+    if progress:
+        progress.step(f"$ {shown}")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise ScaleLabError(f"`{shown}` failed:\n{out.stderr.strip()[-2000:]}", fix)
+    return out
 
 
 class Provider(ABC):
@@ -23,9 +40,9 @@ class Provider(ABC):
         self.cluster = cluster
 
     @property
-    @abstractmethod
     def context(self) -> str:
-        """The kube context this provider writes into the kubeconfig."""
+        """The kube context the provider's tool writes: ``kind-<cluster>`` or ``kwok-<cluster>``."""
+        return f"{self.name}-{self.cluster}"
 
     @abstractmethod
     def exists(self) -> bool: ...
@@ -87,7 +104,7 @@ class Provider(ABC):
         self.prepare(api, progress)
         readiness.wait_ready(api, self.expected_nodes(), progress, timeout=timeout,
                              health=self.health_problem, logs=self.logs_hint())
-        progress.done(f"cluster '{self.cluster}' is ready (context {self.context})")
+        progress.step(f"cluster '{self.cluster}' is ready (context {self.context})")
         return True
 
     def down(self, progress: Progress) -> None:
@@ -131,8 +148,6 @@ def tutorial_namespaces(api: client.ApiClient) -> list[str]:
 
 def reset(api: client.ApiClient, progress: Progress) -> list[str]:
     """Delete every tutorial namespace (and only those); wait until they are gone."""
-    from scalelab.wait import wait_for
-
     names = tutorial_namespaces(api)
     core = client.CoreV1Api(api)
     for name in names:

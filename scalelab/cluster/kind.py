@@ -15,7 +15,7 @@ import yaml
 from kubernetes import client
 
 from scalelab import k8s, paths, versions
-from scalelab.cluster.base import Provider
+from scalelab.cluster.base import Provider, run_tool
 from scalelab.errors import MissingToolError, ScaleLabError
 from scalelab.progress import Progress
 
@@ -69,10 +69,6 @@ class KindProvider(Provider):
         super().__init__(cluster)
         self.config = config_path(config)
 
-    @property
-    def context(self) -> str:
-        return f"kind-{self.cluster}"
-
     def _require(self) -> None:
         if shutil.which("kind") is None:
             raise MissingToolError("kind is not installed.",
@@ -82,13 +78,9 @@ class KindProvider(Provider):
                                    "start Docker (Docker Desktop, or `sudo systemctl start docker`), "
                                    "or use `scalelab up --provider kwok`")
 
-    def _run(self, cmd: list[str], progress: Progress) -> str:
-        progress.step("$ " + " ".join(cmd))
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode != 0:
-            raise ScaleLabError(f"`{' '.join(cmd)}` failed:\n{out.stderr.strip()[-2000:]}",
-                                "run `scalelab doctor`; if a half-created cluster is left, `scalelab down`")
-        return out.stdout
+    def _run(self, cmd: list[str], progress: Progress) -> None:
+        run_tool(cmd, " ".join(cmd), "run `scalelab doctor`; if a half-created cluster is left, `scalelab down`",
+                 progress)
 
     def _nodes(self) -> list[str]:
         if shutil.which("kind") is None:

@@ -25,7 +25,7 @@ import yaml
 from kubernetes import client
 
 from scalelab import k8s, kube, paths, toolchain
-from scalelab.cluster.base import Provider
+from scalelab.cluster.base import Provider, run_tool
 from scalelab.errors import MissingToolError, ScaleLabError
 from scalelab.progress import Progress
 from scalelab.wait import wait_for
@@ -100,10 +100,6 @@ class KwokProvider(Provider):
     # --- where things live ------------------------------------------------------------
 
     @property
-    def context(self) -> str:
-        return f"kwok-{self.cluster}"
-
-    @property
     def workdir(self) -> Path:
         return paths.cache_dir() / "kwok"
 
@@ -118,15 +114,9 @@ class KwokProvider(Provider):
         kwokctl = toolchain.KWOK.path("kwokctl")
         if not kwokctl.exists():
             raise MissingToolError("kwokctl is not in the cache yet.", "scalelab up --provider kwok")
-        cmd = [str(kwokctl), *args]
-        if progress:
-            progress.step("$ kwokctl " + " ".join(args))
-        env = dict(os.environ, KWOK_WORKDIR=str(self.workdir))
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if check and out.returncode != 0:
-            raise ScaleLabError(f"`kwokctl {' '.join(args)}` failed:\n{out.stderr.strip()[-2000:]}",
-                                f"see the logs in {self.logs_hint()}; `scalelab down` then `scalelab up` starts afresh")
-        return out
+        return run_tool([str(kwokctl), *args], "kwokctl " + " ".join(args),
+                        f"see the logs in {self.logs_hint()}; `scalelab down` then `scalelab up` starts afresh",
+                        progress, env=dict(os.environ, KWOK_WORKDIR=str(self.workdir)), check=check)
 
     # --- state ------------------------------------------------------------------------
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 from kubernetes import client
 
 from scalelab import k8s
+from scalelab.errors import WaitTimeout
+from scalelab.traffic import EmulatedCPU
+from scalelab.wait import wait_for
 
 
 def deployment(name: str, image: str, replicas: int = 1, cpu: str | None = "200m",
@@ -29,17 +31,21 @@ def deployment(name: str, image: str, replicas: int = 1, cpu: str | None = "200m
 
 def eventually(check: Callable[[], Any], timeout: float, what: str, interval: float = 1.0,
                between: Callable[[], None] | None = None) -> Any:
-    """Poll until ``check()`` is truthy; fail with ``what`` and the last value after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
+    """Poll until ``check()`` is truthy (running ``between`` first each time) and return its value.
+
+    The library's own wait, except that errors are not retried (a test should see
+    them) and running out of time is a test failure.
+    """
+    def probe() -> tuple[bool, Any]:
         if between:
             between()
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+        value = check()
+        return bool(value), value
+
+    try:
+        return wait_for(probe, what, timeout, interval=interval, reraise=(Exception,))
+    except WaitTimeout as exc:
+        raise AssertionError(exc.problem) from None
 
 
 def running_pods(api: client.ApiClient, ns: str, app: str) -> list[client.V1Pod]:
@@ -50,12 +56,7 @@ def running_pods(api: client.ApiClient, ns: str, app: str) -> list[client.V1Pod]
 def spread_cpu(api: client.ApiClient, ns: str, app: str, total_millicores: int) -> int:
     """Emulate a load of ``total_millicores`` shared by the running pods (kwok reads the annotation)."""
     pods = running_pods(api, ns, app)
-    core = client.CoreV1Api(api)
-    for pod in pods:
-        share = f"{max(1, total_millicores // max(1, len(pods)))}m"
-        if (pod.metadata.annotations or {}).get("kwok.x-k8s.io/usage-cpu") != share:
-            core.patch_namespaced_pod(pod.metadata.name, ns,
-                                      {"metadata": {"annotations": {"kwok.x-k8s.io/usage-cpu": share}}})
+    EmulatedCPU(api).apply(pods, total_millicores / max(1, len(pods)))
     return len(pods)
 
 

@@ -13,10 +13,7 @@ pytestmark = pytest.mark.cluster
 
 
 def rolled_out(apps: client.AppsV1Api, ns: str, name: str) -> bool:
-    d = apps.read_namespaced_deployment(name, ns)
-    s = d.status
-    return (s.observed_generation == d.metadata.generation and s.updated_replicas == d.spec.replicas
-            and s.ready_replicas == d.spec.replicas and not s.unavailable_replicas)
+    return k8s.rollout_status(apps.api_client, ns, name)[0]
 
 
 def test_rolling_update_then_undo(api, cluster):

@@ -30,7 +30,8 @@ def test_lesson_has_objectives_time_recap_and_cleanup(path):
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_every_cluster_change_shows_its_kubectl_equivalent(path):
     nb = nbformat.read(path, as_version=4)
-    changing = ("L.apply(", ".patch_namespaced_deployment_scale(", ".delete_namespaced_pod(", "L.cleanup()")
+    changing = ("L.apply(", "L.scale(", "L.set_env(", ".patch_namespaced_deployment_scale(", ".delete_namespaced_pod(",
+                "L.cleanup()")
     for cell in nb.cells:
         if cell.cell_type == "code" and any(call in cell.source for call in changing):
             assert "# $ kubectl" in cell.source, f"no kubectl equivalent in:\n{cell.source[:300]}"
