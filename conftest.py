@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-TEST_CLUSTER = "scalelab-test"
+# SCALELAB_TEST_CLUSTER lets two test sessions run side by side (e.g. a browser-test session).
+TEST_CLUSTER = os.environ.get("SCALELAB_TEST_CLUSTER", "scalelab-test")
 _provider = None
 
 
