@@ -6,17 +6,22 @@ background thread at most once per ``interval`` (default 0.5 s, so at least
 1 Hz) and only when something changed. Updates take the view's lock, so a
 redraw never interleaves with another.
 
-Each view can hand back ``snapshot()``: a static ``plotly.graph_objects.Figure``
-of what it shows now. Notebooks display one at the end of a live section, so an
-executed notebook (or its HTML export) keeps a picture even where widgets do
-not render. Views work without a browser (under nbval): the widget simply has
-no one watching.
+Each view can hand back ``snapshot()``: a :class:`StaticFigure` (a plain
+``plotly.graph_objects.Figure`` that displays itself twice over: plotly's own
+mimetype for JupyterLab, and an HTML version for ``jupyter nbconvert --to html``,
+with plotly.js inlined once per kernel). Notebooks display one at the end of a
+live section, so an executed notebook (or its HTML export) keeps a picture even
+where widgets do not render. Views work without a browser (under nbval): the
+widget simply has no one watching.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from typing import Any, Callable
 
@@ -33,6 +38,66 @@ from scalelab.watch import Informer
 
 COLORS = {"Ready": "#2ca02c", "Running": "#bcbd22", "Pending": "#ff7f0e", "Failed": "#d62728",
           "Succeeded": "#7f7f7f", "Terminating": "#9467bd", "Unknown": "#7f7f7f"}
+
+
+# --- static figures ------------------------------------------------------------------------
+
+_plotlyjs_sent = False  # has this kernel already put plotly.js into a text/html output?
+_plotlyjs_lock = threading.Lock()
+_figure_ids = itertools.count(1)
+
+
+def _plotlyjs_once() -> str:
+    """plotly.js as an inline <script>, the first time a kernel asks; '' afterwards.
+
+    The HTML export of a notebook is one page, so later figures find ``window.Plotly``.
+    require.js (which nbconvert's template loads when online) would capture plotly.js's
+    UMD ``define``; hide it while the bundle runs so the bundle sets ``window.Plotly``.
+    """
+    global _plotlyjs_sent
+    with _plotlyjs_lock:
+        if _plotlyjs_sent:
+            return ""
+        _plotlyjs_sent = True
+    from plotly.offline import get_plotlyjs
+
+    return ("<script>window.__scalelabDefine = window.define; window.define = undefined;</script>\n"
+            f"<script type=\"text/javascript\">{get_plotlyjs()}</script>\n"
+            "<script>window.define = window.__scalelabDefine;</script>\n")
+
+
+class StaticFigure(go.Figure):
+    """A plotly figure that stays visible in a saved notebook and in its HTML export.
+
+    Displayed, it carries two representations: ``application/vnd.plotly.v1+json``
+    (JupyterLab draws it with its plotly extension) and ``text/html`` (a ``<div>``
+    plus a ``Plotly.newPlot`` call, which nbconvert's HTML keeps; the first one in a
+    kernel also carries plotly.js itself). Everything else is a ``go.Figure``.
+    """
+
+    def _repr_mimebundle_(self, include=None, exclude=None, validate=True, **kwargs):
+        fig = json.loads(self.to_json(validate=False))
+        return {"application/vnd.plotly.v1+json": fig, "text/html": self._html(fig),
+                "text/plain": f"<StaticFigure: {self.layout.title.text or 'untitled'}>"}
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+
+    def _html(self, fig: dict[str, Any]) -> str:
+        div = f"scalelab-figure-{uuid.uuid4().hex[:8]}-{next(_figure_ids)}"
+        height = self.layout.height or 450
+        # "</" inside a JSON string would end the <script> early; "<\/" is the same string in JSON.
+        payload = json.dumps({"data": fig.get("data", []), "layout": fig.get("layout", {})}).replace("</", "<\\/")
+        return (_plotlyjs_once()
+                + f'<div id="{div}" class="scalelab-static-figure" style="width: 100%; height: {height}px;"></div>\n'
+                + '<script type="text/javascript">(function () {\n'
+                + f'  var el = document.getElementById("{div}"), fig = {payload};\n'
+                + '  if (!window.Plotly) { el.textContent = "(chart not drawn: plotly.js is missing from this page; '
+                + 're-run the notebook from its first cell)"; return; }\n'
+                + '  window.Plotly.newPlot(el, fig.data, fig.layout, {responsive: true, displaylogo: false});\n'
+                + '})();</script>\n')
 
 
 class LiveView:
@@ -71,11 +136,11 @@ class LiveView:
     def _draw(self) -> None:
         raise NotImplementedError
 
-    def snapshot(self, title: str | None = None) -> go.Figure:
+    def snapshot(self, title: str | None = None) -> StaticFigure:
         """A static copy of the figure as it is now (survives in saved notebooks and HTML)."""
         self.redraw()
         with self.lock:
-            fig = go.Figure(self.figure.to_dict())
+            fig = StaticFigure(self.figure.to_dict())
         if title:
             fig.update_layout(title=title)
         return fig
@@ -399,9 +464,9 @@ class OnCallPanel:
 
 
 def profile_figure(*profiles, capacity_per_pod: float | None = None, pods: list[int] | None = None,
-                   title: str = "") -> go.Figure:
+                   title: str = "") -> StaticFigure:
     """Static chart of one or more traffic profiles over the evening (with capacity lines if given)."""
-    fig = go.Figure()
+    fig = StaticFigure()
     for p in profiles:
         pts = p.sample(1.0)
         fig.add_trace(go.Scatter(name=p.name, x=[m for m, _ in pts], y=[r for _, r in pts], mode="lines"))
