@@ -28,7 +28,15 @@ def _parser() -> argparse.ArgumentParser:
     add("down", "Delete the tutorial cluster.")
     add("status", "Show provider, context, version, nodes, metrics API and tutorial namespaces.")
     add("doctor", "Check every prerequisite and print the fix for each problem.")
-    add("reset", "Delete every tutorial namespace (and nothing else).")
+    reset = add("reset", "Delete every tutorial namespace (and nothing else), or with --lab N return lab N "
+                         "to its starting state.")
+    reset.add_argument("--lab", type=int, default=None, help="reset only this lab (1-4) to its starting state")
+    lab = sub.add_parser("lab", help="Instructor tools for a running lab: check a task, or apply its reference "
+                         "solution to unblock an attendee.")
+    lab.add_argument("number", type=int, help="lab number (1-4)")
+    lab.add_argument("action", choices=["check", "solve", "hints"], help="check: run checks; solve: apply the "
+                     "reference solution of TASK and check it; hints: print both hints of TASK")
+    lab.add_argument("task", nargs="?", default=None, help="task id (default for check: every task)")
     sub.add_parser("binaries", help="Download or build the pinned control-plane binaries (kwok provider) "
                    "and print where they are; instructors run it once per machine before a workshop.")
     return parser
@@ -56,6 +64,9 @@ def _run(args: argparse.Namespace, progress: Progress) -> int:
             print(f"{name:<24} {path}")
         return 0
 
+    if args.command == "lab" or (args.command == "reset" and args.lab is not None):
+        return _lab_command(args)
+
     provider = choose_provider(args.provider, args.cluster, getattr(args, "config", None))
     if args.command == "up":
         provider.up(progress, timeout=args.timeout)
@@ -77,6 +88,26 @@ def _run(args: argparse.Namespace, progress: Progress) -> int:
         print(f"deleted {len(deleted)} tutorial namespace(s): {', '.join(deleted) or 'none'}")
         return 0
     raise AssertionError(args.command)
+
+
+def _lab_command(args: argparse.Namespace) -> int:
+    from scalelab.checks import Lab
+
+    if args.command == "reset":
+        Lab.join(args.lab).reset()
+        return 0
+    lab = Lab.join(args.number)
+    if args.action == "check":
+        results = [lab.check(args.task)] if args.task else lab.check_all()
+        return 0 if all(r.passed for r in results) else 1
+    if args.task is None:
+        raise ScaleLabError(f"`scalelab lab {args.number} {args.action}` needs a task.",
+                            f"name one: {', '.join(t.id for t in lab.spec.tasks)}")
+    if args.action == "hints":
+        lab.hint(args.task, 1)
+        lab.hint(args.task, 2)
+        return 0
+    return 0 if lab.solve(args.task).passed else 1
 
 
 if __name__ == "__main__":

@@ -37,6 +37,14 @@ class Lesson:
     @classmethod
     def start(cls, namespace: str, need_metrics: bool = True) -> "Lesson":
         """Connect to the tutorial cluster and (re)create this lesson's namespace."""
+        lesson = cls.attach(namespace, need_metrics)
+        k8s.delete_namespace(lesson.api, namespace)  # a clean start, even after an interrupted run
+        k8s.ensure_namespace(lesson.api, namespace)
+        return lesson
+
+    @classmethod
+    def attach(cls, namespace: str, need_metrics: bool = False) -> "Lesson":
+        """Connect to the tutorial cluster for ``namespace`` without touching what is in it."""
         context = kube.current_context()
         api = kube.api_client(context)  # the context guard speaks here
         try:
@@ -51,11 +59,8 @@ class Lesson:
             if not available:
                 raise MetricsUnavailableError(f"the metrics API is not available: {reason}.",
                                               "run `scalelab up` (it installs metrics-server and waits for it)")
-        lesson = cls(namespace=namespace, context=context or "", api=api,
-                     provider=provider_of_context(context) or "other")
-        k8s.delete_namespace(api, namespace)  # a clean start, even after an interrupted run
-        k8s.ensure_namespace(api, namespace)
-        return lesson
+        return cls(namespace=namespace, context=context or "", api=api,
+                   provider=provider_of_context(context) or "other")
 
     @property
     def on_kind(self) -> bool:

@@ -62,6 +62,8 @@ class Replay:
     step: float = 1.0  # story minutes per tick
     operator: Operator | None = None
     name: str = ""
+    # Ends the replay early once the outcome is settled (a lab check that already knows the verdict).
+    stop_when: Callable[[Sample], bool] | None = None
 
     def __post_init__(self) -> None:
         # Test re-runs may speed the replay up (they check idempotency, not the scoreboard).
@@ -72,6 +74,7 @@ class Replay:
         self.notes: list[str] = []
         self.listeners: list[Callable[[Sample], None]] = []
         self.error: str | None = None
+        self.stopped_early: float | None = None  # story minute at which stop_when ended the replay
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._apps = client.AppsV1Api(self.api)
@@ -167,6 +170,9 @@ class Replay:
                 self.samples.append(sample)
                 for listener in list(self.listeners):
                     listener(sample)
+                if self.stop_when is not None and self.stop_when(sample):
+                    self.stopped_early = sample.minute
+                    break
                 minute += self.step
                 next_tick += self.tick_seconds
                 self._stop.wait(max(0.0, next_tick - time.monotonic()))

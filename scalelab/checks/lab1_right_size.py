@@ -1,0 +1,245 @@
+"""Lab 1: right-size the stream API.
+
+The learner reads a week of usage (`kubectl top` samples the lab produces),
+sets requests and limits from it, reaches the Guaranteed QoS class, fits 12
+replicas into the cloud pool, and polices the namespace with a LimitRange and a
+ResourceQuota. Every check reads the real objects; admission checks use a
+server-side dry run, so the API server itself says what the LimitRange does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kubernetes import client
+
+from scalelab.checks import read, settle
+from scalelab.checks.core import LabSpec, Task, Wrong
+from scalelab.names import POOL_LABEL
+from scalelab.rightsizing import percentile
+
+REPLICAS = 12
+POOL = "cloud"
+SURGE = 3  # a rolling update of 12 replicas adds up to 25 % more pods for a moment
+MAX_PODS = 20
+IMAGE = "registry.k8s.io/e2e-test-images/resource-consumer:1.13"
+
+
+def usage_history() -> dict[str, list[float]]:
+    """A week of hourly `kubectl top` readings of one stream-api pod (deterministic: the same for everyone).
+
+    Quiet nights, a busy evening peak, and a bigger Friday-night peak.
+    """
+    cpu, mem = [], []
+    for hour in range(7 * 24):
+        h = hour % 24
+        evening = max(0.0, math.cos((h - 20) / 24 * 2 * math.pi))
+        friday = 1.25 if hour // 24 == 4 else 1.0
+        cpu.append(round(40 + 120 * evening ** 2 * friday + 6 * ((hour * 7) % 5)))
+        mem.append(round(70 + 30 * evening * friday + (hour % 3)))
+    return {"cpu_m": cpu, "memory_mi": mem}
+
+
+def observed() -> dict[str, int]:
+    h = usage_history()
+    return {"cpu_p95": round(percentile(h["cpu_m"], 95)), "cpu_max": round(max(h["cpu_m"])),
+            "mem_p95": round(percentile(h["memory_mi"], 95)), "mem_max": round(max(h["memory_mi"]))}
+
+
+def print_usage() -> None:
+    """What the lab shows the learner instead of a week of `kubectl top pods`."""
+    h, o = usage_history(), observed()
+    print("A week of `kubectl top pods` for one stream-api pod (hourly readings):")
+    print(f"  CPU     median {round(percentile(h['cpu_m'], 50))}m   p95 {o['cpu_p95']}m   max {o['cpu_max']}m")
+    print(f"  memory  median {round(percentile(h['memory_mi'], 50))}Mi  p95 {o['mem_p95']}Mi  max {o['mem_max']}Mi")
+
+
+def prepare(lab: Any) -> None:
+    """Make the as-found pods use CPU and memory like a busy evening, so `kubectl top` has numbers."""
+    o = observed()
+    core = client.CoreV1Api(lab.api)
+    for pod in core.list_namespaced_pod(lab.namespace, label_selector="app=stream-api").items:
+        core.patch_namespaced_pod(pod.metadata.name, lab.namespace, {"metadata": {"annotations": {
+            "kwok.x-k8s.io/usage-cpu": f"{o['cpu_p95']}m", "kwok.x-k8s.io/usage-memory": f"{o['mem_p95']}Mi"}}})
+
+
+# --- checks --------------------------------------------------------------------------------
+
+
+def check_requests(lab: Any) -> str:
+    o = observed()
+    c = read.container(read.deployment(lab))
+    req = (c.resources.requests if c.resources else None) or {}
+    cpu, mem = read.millicores(req.get("cpu")), read.mebibytes(req.get("memory"))
+    where = "Deployment stream-api: containers[stream-api].resources.requests"
+    if cpu is None:
+        raise Wrong(f"{where}.cpu is not set: the scheduler reserves nothing and the pod is BestEffort. "
+                    f"Set it from the p95 CPU ({o['cpu_p95']}m).")
+    if cpu < o["cpu_p95"]:
+        raise Wrong(f"{where}.cpu is {cpu}m, below the p95 usage of {o['cpu_p95']}m: one hour in twenty the pod "
+                    "needs more than was reserved for it. Raise it to at least the p95.")
+    if cpu > 2 * o["cpu_p95"]:
+        raise Wrong(f"{where}.cpu is {cpu}m, more than twice the p95 usage ({o['cpu_p95']}m): reserved CPU that "
+                    f"sits idle is paid for. Keep it between {o['cpu_p95']}m and {2 * o['cpu_p95']}m.")
+    if mem is None:
+        raise Wrong(f"{where}.memory is not set. Memory cannot be throttled, so reserve what the pod peaks at "
+                    f"({o['mem_max']}Mi).")
+    if mem < o["mem_max"]:
+        raise Wrong(f"{where}.memory is {mem}Mi, below the highest usage seen ({o['mem_max']}Mi). With the "
+                    f"limit equal to the request (next task) the pod would be OOMKilled at its peak.")
+    return f"requests cpu {cpu}m (p95 {o['cpu_p95']}m), memory {mem}Mi (max {o['mem_max']}Mi)"
+
+
+def check_qos(lab: Any) -> str:
+    dep = read.deployment(lab)
+    c = read.container(dep)
+    req = (c.resources.requests if c.resources else None) or {}
+    lim = (c.resources.limits if c.resources else None) or {}
+    where = "containers[stream-api].resources"
+    for res in ("cpu", "memory"):
+        if lim.get(res) is None:
+            raise Wrong(f"{where}.limits.{res} is not set: without both limits the pod cannot be Guaranteed.")
+        if read.quantity(lim[res]) != read.quantity(req.get(res)):
+            raise Wrong(f"{where}.limits.{res} ({lim[res]}) differs from requests.{res} ({req.get(res)}): "
+                        "that makes the pod Burstable. Guaranteed needs limits equal to requests.")
+    settle.rollout(lab)
+    pods = read.pods(lab)
+    if not pods:
+        raise Wrong("no stream-api pods exist yet; apply deployment.yaml and check again.")
+    classes = sorted({p.status.qos_class or "not yet set" for p in pods})
+    if classes != ["Guaranteed"]:
+        raise Wrong(f"the pods' QoS classes are {', '.join(classes)} (`kubectl get pods -o "
+                    "custom-columns=NAME:.metadata.name,QOS:.status.qosClass`); wait for the rollout and check again.")
+    return f"all {len(pods)} pods are Guaranteed"
+
+
+def check_fit(lab: Any) -> str:
+    dep = read.deployment(lab)
+    if (dep.spec.replicas or 0) != REPLICAS:
+        raise Wrong(f"Deployment stream-api: spec.replicas is {dep.spec.replicas}; the task asks for {REPLICAS}.")
+    selector = dep.spec.template.spec.node_selector or {}
+    if selector.get(POOL_LABEL) != POOL:
+        raise Wrong(f"spec.template.spec.nodeSelector is {selector or 'not set'}; the pods must run in the "
+                    f"{POOL} pool: nodeSelector {{{POOL_LABEL}: {POOL}}}.")
+    settle.rollout(lab)
+    pods = read.pods(lab)
+    pending = [p for p in pods if not p.spec.node_name]
+    if pending:
+        c = read.container(dep)
+        cpu = read.millicores(((c.resources.requests if c.resources else None) or {}).get("cpu")) or 0
+        raise Wrong(f"{len(pending)} of {len(pods)} pods are Pending: they do not fit. {REPLICAS} × {cpu}m = "
+                    f"{REPLICAS * cpu / 1000:g} CPU; the {POOL} pool has 4 nodes of 4 CPU. "
+                    "`kubectl describe pod` shows the FailedScheduling event; lower resources.requests.cpu.")
+    nodes = {n.metadata.name: (n.metadata.labels or {}).get(POOL_LABEL)
+             for n in client.CoreV1Api(lab.api).list_node().items}
+    outside = sorted({p.spec.node_name for p in pods if nodes.get(p.spec.node_name) != POOL})
+    if outside:
+        raise Wrong(f"pods still run on {', '.join(outside)}, outside the {POOL} pool; wait for the rollout.")
+    if len(pods) < REPLICAS:
+        raise Wrong(f"only {len(pods)} of {REPLICAS} pods exist: `kubectl describe replicaset` shows why "
+                    "(a ResourceQuota refusing pods says 'exceeded quota').")
+    return f"{len(pods)} pods scheduled in the {POOL} pool"
+
+
+def _dry_run_pod(lab: Any, resources: dict | None) -> client.V1Pod:
+    container = {"name": "probe", "image": IMAGE}
+    if resources:
+        container["resources"] = resources
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "limitrange-probe-"},
+            "spec": {"containers": [container]}}
+    return client.CoreV1Api(lab.api).create_namespaced_pod(lab.namespace, body, dry_run="All")
+
+
+def check_limitrange(lab: Any) -> str:
+    ranges = client.CoreV1Api(lab.api).list_namespaced_limit_range(lab.namespace).items
+    lr = read.only(ranges, "LimitRange", lab.namespace, "Apply limits.yaml (it holds the LimitRange).")
+    container_limits = [item for item in lr.spec.limits if item.type == "Container"]
+    if not container_limits:
+        raise Wrong(f"LimitRange {lr.metadata.name} has no item with type: Container.")
+    item = container_limits[0]
+    for field, what in (("default_request", "defaultRequest"), ("default", "default")):
+        values = getattr(item, field) or {}
+        for res in ("cpu", "memory"):
+            if res not in values:
+                raise Wrong(f"LimitRange {lr.metadata.name}: spec.limits[type=Container].{what}.{res} is not set, "
+                            f"so a container that forgets it gets no {'request' if what == 'defaultRequest' else 'limit'}.")
+    if not (item.max or {}).get("cpu"):
+        raise Wrong(f"LimitRange {lr.metadata.name}: spec.limits[type=Container].max.cpu is not set: nothing stops "
+                    "one container from asking for a whole node.")
+    # Ask the API server, as a real pod would: a container without resources gets the defaults...
+    try:
+        pod = _dry_run_pod(lab, None)
+    except client.ApiException as exc:
+        if exc.status == 403:
+            raise Wrong(f"a pod without resources is refused: {exc.body[:300] if exc.body else exc.reason}. The "
+                        "LimitRange's defaults should fill them in (and the quota leave room for one more pod).")
+        raise
+    got = pod.spec.containers[0].resources
+    if not (got.requests or {}).get("cpu") or not (got.limits or {}).get("cpu"):
+        raise Wrong("a pod created without resources did not get default requests and limits.")
+    # ...and one that asks for too much is refused.
+    try:
+        _dry_run_pod(lab, {"requests": {"cpu": "100m"}, "limits": {"cpu": "32"}})
+    except client.ApiException as exc:
+        if exc.status == 403:
+            return (f"defaults {got.requests.get('cpu')}/{got.limits.get('cpu')} CPU applied to a bare container; "
+                    f"a 32-CPU limit is refused (max {item.max['cpu']})")
+        raise
+    raise Wrong(f"a container with a 32-CPU limit was admitted: LimitRange max.cpu ({item.max['cpu']}) does not stop it.")
+
+
+def check_quota(lab: Any) -> str:
+    quotas = client.CoreV1Api(lab.api).list_namespaced_resource_quota(lab.namespace).items
+    q = read.only(quotas, "ResourceQuota", lab.namespace, "Apply limits.yaml (it holds the ResourceQuota).")
+    hard = q.spec.hard or {}
+    need = REPLICAS + SURGE
+    name = f"ResourceQuota {q.metadata.name}: spec.hard"
+    for key in ("pods", "requests.cpu", "requests.memory"):
+        if key not in hard:
+            raise Wrong(f"{name}.{key} is not set; the task asks the quota to cap pods, requests.cpu and "
+                        "requests.memory.")
+    pods = int(read.quantity(hard["pods"]))
+    if pods < need:
+        raise Wrong(f"{name}.pods is {pods}: no room for {REPLICAS} replicas plus a rollout's surge of {SURGE} "
+                    f"({need} pods).")
+    if pods > MAX_PODS:
+        raise Wrong(f"{name}.pods is {pods}: a quota that allows more than {MAX_PODS} pods does not protect the "
+                    "fleet from a runaway Deployment.")
+    c = read.container(read.deployment(lab))
+    req = (c.resources.requests if c.resources else None) or {}
+    cpu = read.quantity(req.get("cpu")) or 0
+    mem = read.quantity(req.get("memory")) or 0
+    for key, per_pod, unit in (("requests.cpu", cpu, "CPU"), ("requests.memory", mem, "bytes")):
+        if read.quantity(hard[key]) < per_pod * need:
+            raise Wrong(f"{name}.{key} is {hard[key]}: {need} pods × {req.get(key.split('.')[1])} need "
+                        f"{float(per_pod * need):g} {unit}.")
+    return f"quota caps {pods} pods, {hard['requests.cpu']} CPU and {hard['requests.memory']} of requests"
+
+
+SPEC = LabSpec(
+    number=1, folder="01-right-size", title="Right-size the stream API",
+    starting_state="01-as-found.yaml", prepare=prepare, need_metrics=True,
+    tasks=(
+        Task("requests", "requests from observed usage", check_requests,
+             ("Look at the p95 and max lines of the usage table: CPU can be throttled, memory cannot.",
+              "In deployment.yaml set resources.requests.cpu between the p95 and twice the p95, and "
+              "resources.requests.memory to at least the max."), ("deployment.yaml",)),
+        Task("qos", "Guaranteed QoS class", check_qos,
+             ("Which QoS class do pods get when every container's limits equal its requests?",
+              "Set resources.limits.cpu and .memory to exactly the same values as the requests."),
+             ("deployment.yaml",)),
+        Task("fit", f"{REPLICAS} replicas fit the {POOL} pool", check_fit,
+             (f"replicas and a nodeSelector on the pool label; the {POOL} pool is 4 nodes with 4 CPU each.",
+              f"spec.replicas: {REPLICAS} and spec.template.spec.nodeSelector: {{{POOL_LABEL}: {POOL}}}; "
+              f"{REPLICAS} × your CPU request must fit in 16 CPU."), ("deployment.yaml",)),
+        Task("limitrange", "a LimitRange with defaults and a ceiling", check_limitrange,
+             ("A LimitRange item of type Container can set defaults for requests and for limits, and a max.",
+              "In limits.yaml: spec.limits: [{type: Container, defaultRequest: {cpu, memory}, default: "
+              "{cpu, memory}, max: {cpu: \"2\"}}]."), ("limits.yaml",)),
+        Task("quota", "a ResourceQuota that fits the service and no more", check_quota,
+             (f"The quota must admit {REPLICAS} replicas plus a surge of {SURGE}, and cap pods at {MAX_PODS}.",
+              f"In limits.yaml: spec.hard: pods between {REPLICAS + SURGE} and {MAX_PODS}, requests.cpu and "
+              f"requests.memory at least {REPLICAS + SURGE} × your requests."), ("limits.yaml",)),
+    ),
+)

@@ -1,0 +1,202 @@
+"""Lab 2: survive the viral spike with a HorizontalPodAutoscaler the learner writes.
+
+The "spike" check replays a viral song's traffic against a copy of the
+learner's Deployment and HPA in a scratch namespace (so every check starts
+from the same two pods), with the real HPA controller scaling it, and scores
+the run against a service objective (dropped requests) and a budget
+(pod-minutes). The feedback names which one failed and what to change.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubernetes import client
+
+from scalelab import k8s
+from scalelab.checks import read
+from scalelab.checks.core import LabSpec, Task, Wrong
+from scalelab.replay import Replay, Sample
+from scalelab.traffic import Capacity, Profile, Score, driver_for
+from scalelab.wait import wait_for
+
+REPLAY_NAMESPACE = "lab-2-replay"
+SPEED = 20.0  # story seconds per wall second: one story minute every 3 s, as in the lessons
+# A song goes viral: quiet at first, then 8x the traffic within a quarter of an hour.
+PROFILE = Profile("viral song", ((0, 150), (3, 150), (15, 1200), (24, 1200)))
+OBJECTIVE_PERCENT = 1.0  # at most this share of requests may be dropped
+BUDGET_POD_MINUTES = 300.0  # at most this many pod-minutes for the whole replay
+TARGET_RANGE = (50, 90)  # averageUtilization the task accepts, in % of the CPU request
+TOTAL_DEMAND = sum(PROFILE.rps(m) * 60 for m in range(int(PROFILE.duration) + 1))
+
+
+def check_request(lab: Any) -> str:
+    c = read.container(read.deployment(lab))
+    req = (c.resources.requests if c.resources else None) or {}
+    lim = (c.resources.limits if c.resources else None) or {}
+    where = "Deployment stream-api: containers[stream-api].resources"
+    cpu, limit = read.millicores(req.get("cpu")), read.millicores(lim.get("cpu"))
+    if cpu is None:
+        raise Wrong(f"{where}.requests.cpu is not set. The HPA's utilisation is a percentage of the CPU request: "
+                    "without one it cannot compute anything (FailedGetResourceMetric: missing request for cpu).")
+    if limit is None:
+        raise Wrong(f"{where}.limits.cpu is not set; the replay needs to know how much a pod can serve at most.")
+    if not 100 <= cpu <= 400:
+        raise Wrong(f"{where}.requests.cpu is {cpu}m; the stream API uses about 150m at ease. Use 100m–400m.")
+    return f"requests {cpu}m CPU, limit {limit}m"
+
+
+def _cpu_metric(h: client.V2HorizontalPodAutoscaler) -> Any:
+    for m in h.spec.metrics or []:
+        if m.type == "Resource" and m.resource and m.resource.name == "cpu":
+            return m.resource.target
+    return None
+
+
+def check_target(lab: Any) -> str:
+    h = read.hpa(lab)
+    ref = h.spec.scale_target_ref
+    where = f"HorizontalPodAutoscaler {h.metadata.name}: spec"
+    if ref.kind != "Deployment" or ref.name != "stream-api":
+        raise Wrong(f"{where}.scaleTargetRef points at {ref.kind} '{ref.name}'; it must be the Deployment "
+                    "'stream-api' (the HPA would scale something else, or nothing).")
+    target = _cpu_metric(h)
+    if target is None:
+        raise Wrong(f"{where}.metrics has no Resource metric for cpu; add one with target.type: Utilization.")
+    if target.type != "Utilization" or target.average_utilization is None:
+        raise Wrong(f"{where}.metrics[cpu].target.type is {target.type}; use Utilization with "
+                    "averageUtilization (a percentage of the CPU request).")
+    low, high = TARGET_RANGE
+    if target.average_utilization > high:
+        raise Wrong(f"{where}.metrics[cpu].target.averageUtilization is {target.average_utilization}%: pods would "
+                    f"run that hot before the HPA adds any, leaving no headroom for the minutes a new pod takes. "
+                    f"Use {low}–{high}%.")
+    if target.average_utilization < low:
+        raise Wrong(f"{where}.metrics[cpu].target.averageUtilization is {target.average_utilization}%: most of "
+                    f"every pod's reserved CPU would sit idle. Use {low}–{high}%.")
+    if (h.spec.min_replicas or 1) < 2:
+        raise Wrong(f"{where}.minReplicas is {h.spec.min_replicas or 1}: one pod is no redundancy (a node "
+                    "restart is an outage). Use at least 2.")
+
+    def active() -> tuple[bool, str]:
+        hpa = read.hpa(lab)
+        conds = {c.type: c for c in (hpa.status.conditions or [])}
+        c = conds.get("ScalingActive")
+        if c is None:
+            return False, "no conditions yet"
+        return c.status == "True", f"ScalingActive={c.status} ({c.reason}: {c.message})"
+
+    try:
+        wait_for(active, "the HPA to read the pods' CPU", timeout=60)
+    except Exception as exc:  # noqa: BLE001 - WaitTimeout carries what it saw
+        raise Wrong(f"the HPA cannot compute its metric yet: {getattr(exc, 'problem', exc)}. "
+                    "`kubectl describe hpa stream-api` shows the condition; the pods need a CPU request.") from None
+    return (f"scales Deployment stream-api between {h.spec.min_replicas} and {h.spec.max_replicas} pods "
+            f"at {target.average_utilization}% CPU")
+
+
+def _copy_for_replay(obj: Any, api: client.ApiClient) -> dict[str, Any]:
+    body = api.sanitize_for_serialization(obj)
+    meta = body["metadata"]
+    body["metadata"] = {"name": meta["name"], "labels": meta.get("labels") or {}}
+    body.pop("status", None)
+    return copy.deepcopy(body)
+
+
+def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
+    """Replay the viral spike against a copy of the learner's Deployment and HPA; returns the replay and the verdict."""
+    dep = read.deployment(lab)
+    hpa = read.hpa(lab)
+    api = lab.api
+    k8s.delete_namespace(api, REPLAY_NAMESPACE, timeout=180)
+    k8s.ensure_namespace(api, REPLAY_NAMESPACE)
+    dep_body = _copy_for_replay(dep, api)
+    dep_body["spec"]["replicas"] = max(2, hpa.spec.min_replicas or 1)
+    k8s.apply_objects(api, [dep_body], REPLAY_NAMESPACE)
+    wait_for(lambda: k8s.rollout_status(api, REPLAY_NAMESPACE, dep.metadata.name), "the replay's pods", 120)
+    k8s.apply_objects(api, [_copy_for_replay(hpa, api)], REPLAY_NAMESPACE)
+    c = read.container(dep)
+    cap = Capacity(cpu_request_m=read.millicores((c.resources.requests or {}).get("cpu")) or 200,
+                   cpu_limit_m=read.millicores((c.resources.limits or {}).get("cpu")) or 500)
+    replay = Replay(api, REPLAY_NAMESPACE, dep.metadata.name, PROFILE, driver_for(api, lab.lesson.provider),
+                    capacity=cap, fast_forward=SPEED, name="your HPA")
+    # The verdict cannot change any more once too much was dropped or spent: stop early then.
+    replay.stop_when = lambda s: _settled(replay.score)
+    replay.fast_forward = SPEED  # the check's timing is the objective's: never fast-forwarded
+    if show:
+        from scalelab.viz import ScalingDashboard
+
+        lab.lesson.show(ScalingDashboard(replay, hpa_target=_cpu_metric(hpa).average_utilization,
+                                         title="your HPA against the viral spike"))
+    replay.run()
+    peak = max((s.desired for s in replay.samples), default=0)
+    verdict = {"dropped_percent": replay.score.dropped_requests / TOTAL_DEMAND * 100,
+               "pod_minutes": replay.score.pod_minutes, "peak_replicas": peak,
+               "max_replicas": hpa.spec.max_replicas, "min_replicas": hpa.spec.min_replicas or 1,
+               "stopped_early": replay.stopped_early}
+    lab.remember("spike", verdict)
+    return replay, verdict
+
+
+def _settled(score: Score) -> bool:
+    return (score.dropped_requests > TOTAL_DEMAND * OBJECTIVE_PERCENT / 100
+            or score.pod_minutes > BUDGET_POD_MINUTES)
+
+
+def judge(v: dict[str, Any]) -> str:
+    """Pass message, or Wrong naming the failed goal and the field to change."""
+    dropped, cost = v["dropped_percent"], v["pod_minutes"]
+    if dropped > OBJECTIVE_PERCENT:
+        if v["peak_replicas"] >= v["max_replicas"]:
+            fix = (f"the HPA hit spec.maxReplicas ({v['max_replicas']}) and could not add more: 1200 requests/s "
+                   "need more pods than that. Raise maxReplicas.")
+        else:
+            fix = (f"the HPA reached only {v['peak_replicas']} pods and too late: scale-up is held back. Look at "
+                   "spec.behavior.scaleUp (policies and stabilizationWindowSeconds) and let it add pods faster.")
+        raise Wrong(f"service objective missed: {dropped:.1f}% of requests dropped (objective: at most "
+                    f"{OBJECTIVE_PERCENT:g}%); {fix}")
+    if cost > BUDGET_POD_MINUTES:
+        if v["min_replicas"] * PROFILE.duration > BUDGET_POD_MINUTES * 0.6:
+            fix = (f"spec.minReplicas ({v['min_replicas']}) keeps many pods running while the song is still "
+                   "quiet; lower it.")
+        else:
+            fix = "the HPA keeps more pods than the traffic needs; check spec.behavior.scaleDown and the target."
+        raise Wrong(f"budget exceeded: {cost:.0f} pod-minutes or more (budget: {BUDGET_POD_MINUTES:.0f}); {fix}")
+    return (f"objective met ({dropped:.2f}% dropped, at most {OBJECTIVE_PERCENT:g}%) within budget "
+            f"({cost:.0f} of {BUDGET_POD_MINUTES:.0f} pod-minutes), peak {v['peak_replicas']} pods")
+
+
+def check_spike(lab: Any) -> str:
+    check_target(lab)  # a replay of an HPA that cannot work would only waste three minutes
+    try:
+        _, verdict = replay_spike(lab)
+    finally:
+        k8s.delete_namespace(lab.api, REPLAY_NAMESPACE, timeout=180)
+    return judge(verdict)
+
+
+def cleanup_replay(lab: Any) -> None:
+    k8s.delete_namespace(lab.api, REPLAY_NAMESPACE, timeout=180)
+
+
+SPEC = LabSpec(
+    number=2, folder="02-viral-spike", title="Survive the viral spike",
+    starting_state="02-as-found.yaml", need_metrics=True,
+    tasks=(
+        Task("request", "a CPU request the HPA can measure against", check_request,
+             ("An HPA's CPU utilisation is usage divided by the pod's CPU request.",
+              "deployment.yaml: resources.requests.cpu: 200m and resources.limits.cpu: 500m."),
+             ("deployment.yaml",)),
+        Task("target", "an HPA on the stream API's CPU", check_target,
+             ("scaleTargetRef names what to scale; metrics says what to watch, as a percentage of the CPU request.",
+              "hpa.yaml: scaleTargetRef {apiVersion: apps/v1, kind: Deployment, name: stream-api}, "
+              "minReplicas: 2, a Resource metric cpu with target {type: Utilization, averageUtilization: 70}."),
+             ("hpa.yaml",)),
+        Task("spike", "survive the viral spike within budget", check_spike,
+             (f"At the peak, 1200 requests/s at 100 requests/s per pod at its request is 12 pods; "
+              f"at your target, more. The budget is {BUDGET_POD_MINUTES:.0f} pod-minutes.",
+              "maxReplicas must allow the peak at your target (e.g. 20 at 70%); keep minReplicas at 2 and the "
+              "default-ish fast scale-up (100% or 4 pods every 15 s)."), ("hpa.yaml",)),
+    ),
+)
