@@ -29,6 +29,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["KUBECONFIG"] = os.environ["SCALELAB_TEST_KUBECONFIG"]
     os.environ["SCALELAB_CLUSTER"] = TEST_CLUSTER
     os.environ.pop("SCALELAB_ALLOW_CONTEXT", None)
+    # Lab notebooks apply the reference solutions (labs/solutions/) instead of the learner's TODO files.
+    os.environ["SCALELAB_LAB_SOLUTIONS"] = "1"
 
 
 def needs_cluster(item: pytest.Item) -> bool:

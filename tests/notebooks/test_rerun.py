@@ -1,4 +1,4 @@
-"""Every lesson runs a second time in a row (right after its nbval run) and cleans up after itself.
+"""Every lesson and lab runs a second time in a row (right after its nbval run) and cleans up after itself.
 
 nbval (``--nbval-lax``) runs each notebook first and compares the cells marked
 ``# NBVAL_CHECK_OUTPUT``. This second run proves the notebook is idempotent: it
@@ -15,7 +15,8 @@ from nbclient import NotebookClient
 from scalelab.cluster.base import tutorial_namespaces
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted(p.name for p in (ROOT / "lessons").glob("*.ipynb"))
+PATHS = {p.name: p for p in sorted([*(ROOT / "lessons").glob("*.ipynb"), *(ROOT / "labs").glob("*/*.ipynb")])}
+NOTEBOOKS = list(PATHS)
 MARK = "# NBVAL_CHECK_OUTPUT"
 
 
@@ -34,7 +35,7 @@ def checked_outputs(nb) -> list[str]:
 def test_lesson_runs_again_and_cleans_up(notebook, api, monkeypatch):
     # This run checks idempotency and cleanup, not the scoreboard: replay the story 3x faster.
     monkeypatch.setenv("SCALELAB_FAST_FORWARD", "60")
-    path = ROOT / "lessons" / notebook
+    path = PATHS[notebook]
     recorded = checked_outputs(nbformat.read(path, as_version=4))
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()

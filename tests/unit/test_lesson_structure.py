@@ -40,3 +40,31 @@ def test_every_cluster_change_shows_its_kubectl_equivalent(path):
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_committed_notebook_keeps_only_checked_outputs(path):
     assert notebooks.dirty(path) == []
+
+
+LAB_NOTEBOOKS = sorted((ROOT / "labs").glob("*/lab-*.ipynb"))
+
+
+def test_there_are_four_labs():
+    assert [p.name[:6] for p in LAB_NOTEBOOKS] == ["lab-01", "lab-02", "lab-03", "lab-04"]
+
+
+@pytest.mark.parametrize("path", LAB_NOTEBOOKS, ids=lambda p: p.stem)
+def test_lab_has_objectives_time_summary_recap_and_cleanup(path):
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0].source
+    assert first.startswith("# Lab ") and "**Time:**" in first and "By the end you will be able to" in first
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert any("lab.summary()" in c and c.startswith("# NBVAL_CHECK_OUTPUT") for c in code)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## Recap" in markdown and "## Cleanup" in markdown and "lab.cleanup()" in code[-1]
+
+
+@pytest.mark.parametrize("path", LAB_NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_lab_change_shows_its_kubectl_equivalent_and_outputs_are_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    changing = ("lab.apply(", "Lab.start(", "lab3.ship(", "lab.cleanup()")
+    for cell in nb.cells:
+        if cell.cell_type == "code" and any(call in cell.source for call in changing):
+            assert "# $ kubectl" in cell.source, f"no kubectl equivalent in:\n{cell.source[:300]}"
+    assert notebooks.dirty(path) == []

@@ -1,0 +1,245 @@
+"""Every task's check catches realistic wrong answers with the intended hint, on the real control plane.
+
+Each case starts from the reference solution, applies one named mistake the
+way a learner would (``Lab.apply_docs``: the same all-or-nothing path as the
+notebook), runs the task's check and expects it to fail with a message that
+names the mistake. Cases the API server itself refuses expect that refusal,
+with nothing applied. A final test checks that no check passes on an empty
+namespace.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+from kubernetes import client
+
+from scalelab import k8s
+from scalelab.checks import FAIL, LABS, Lab, run_check
+from scalelab.checks import lab3_ship_v2 as lab3
+from scalelab.checks.lab import labs_dir, read_answer
+from scalelab.errors import ScaleLabError
+
+pytestmark = pytest.mark.cluster
+DELETE = object()
+
+
+def edit(path: str, value: Any, kind: str = "Deployment") -> Callable[[list[dict]], list[dict]]:
+    """A mutation that sets (or, with DELETE, removes) a dotted path like ``spec.x[0].y`` in the ``kind`` document."""
+    def mutate(docs: list[dict]) -> list[dict]:
+        docs = copy.deepcopy(docs)
+        doc = next(d for d in docs if d["kind"] == kind)
+        parts = [k.replace("\\.", ".") for k in re.findall(r"(?:\\\.|[^.\[\]])+", path)]  # "a\\.b" keeps its dot
+        keys = [int(k) if k.isdigit() else k for k in parts]
+        node = doc
+        for key in keys[:-1]:
+            node = node[key]
+        if value is DELETE:
+            node.pop(keys[-1], None) if isinstance(node, dict) else node.pop(keys[-1])
+        else:
+            node[keys[-1]] = value
+        return docs
+    return mutate
+
+
+def chain(*mutations: Callable) -> Callable:
+    def mutate(docs: list[dict]) -> list[dict]:
+        for m in mutations:
+            docs = m(docs)
+        return docs
+    return mutate
+
+
+@dataclass(frozen=True)
+class Case:
+    lab: int
+    name: str
+    task: str
+    file: str
+    mutate: Callable[[list[dict]], list[dict]] | None
+    expect: str  # a fragment of the hint (or of the API server's refusal, when refused=True)
+    refused: bool = False  # the API server refuses the file: nothing may be applied
+    action: Callable[[Lab], None] | None = None  # what the learner then does (ship, roll back…)
+
+
+C0 = "spec.template.spec.containers[0]"
+RES = f"{C0}.resources"
+SPREAD = "spec.template.spec.topologySpreadConstraints"
+
+CASES = [
+    # --- lab 1: right-size ------------------------------------------------------------------
+    Case(1, "missing-cpu-request", "requests", "deployment.yaml", edit(f"{RES}.requests.cpu", DELETE),
+         "requests.cpu is not set"),
+    Case(1, "cpu-request-below-p95", "requests", "deployment.yaml",
+         chain(edit(f"{RES}.requests.cpu", "50m"), edit(f"{RES}.limits.cpu", "50m")), "below the p95"),
+    Case(1, "cpu-request-wasteful", "requests", "deployment.yaml",
+         chain(edit(f"{RES}.requests.cpu", "1"), edit(f"{RES}.limits.cpu", "1")), "more than twice"),
+    Case(1, "missing-memory-request", "requests", "deployment.yaml",
+         chain(edit(f"{RES}.requests.memory", DELETE), edit(f"{RES}.limits.memory", DELETE)),
+         "requests.memory is not set"),
+    Case(1, "memory-request-below-peak", "requests", "deployment.yaml",
+         chain(edit(f"{RES}.requests.memory", "64Mi"), edit(f"{RES}.limits.memory", "64Mi")), "OOMKilled"),
+    Case(1, "limit-below-request", "qos", "deployment.yaml", edit(f"{RES}.limits.cpu", "100m"),
+         "must be less than or equal to cpu limit", refused=True),
+    Case(1, "burstable-cpu-limit-above-request", "qos", "deployment.yaml", edit(f"{RES}.limits.cpu", "500m"),
+         "Burstable"),
+    Case(1, "no-limits", "qos", "deployment.yaml", edit(f"{RES}.limits", DELETE), "limits.cpu is not set"),
+    Case(1, "typo-in-field-name", "qos", "deployment.yaml",
+         chain(edit(f"{RES}.limits", DELETE), edit(f"{RES}.limtis", {"cpu": "200m", "memory": "128Mi"})),
+         'unknown field "spec.template.spec.containers[0].resources.limtis"', refused=True),
+    Case(1, "wrong-pool", "fit", "deployment.yaml", edit("spec.template.spec.nodeSelector",
+                                                          {"scalelab.dev/pool": "onprem"}), "must run in the cloud"),
+    Case(1, "too-few-replicas", "fit", "deployment.yaml", edit("spec.replicas", 6), "spec.replicas is 6"),
+    Case(1, "requests-too-big-to-fit", "fit", "deployment.yaml",
+         chain(edit(f"{RES}.requests.cpu", "1500m"), edit(f"{RES}.limits.cpu", "1500m")), "Pending"),
+    Case(1, "limitrange-without-default-limits", "limitrange", "limits.yaml",
+         edit("spec.limits[0].default", DELETE, kind="LimitRange"), "default.cpu is not set"),
+    Case(1, "limitrange-without-max", "limitrange", "limits.yaml",
+         edit("spec.limits[0].max", DELETE, kind="LimitRange"), "max.cpu is not set"),
+    Case(1, "quota-too-few-pods", "quota", "limits.yaml", edit("spec.hard.pods", "10", kind="ResourceQuota"),
+         "no room for 12 replicas"),
+    Case(1, "quota-too-generous", "quota", "limits.yaml", edit("spec.hard.pods", "100", kind="ResourceQuota"),
+         "does not protect"),
+    Case(1, "quota-without-cpu", "quota", "limits.yaml", edit("spec.hard.requests\\.cpu", DELETE,
+                                                              kind="ResourceQuota"), "requests.cpu is not set"),
+    # --- lab 2: viral spike --------------------------------------------------------------------
+    Case(2, "hpa-on-deployment-without-cpu-request", "request", "deployment.yaml",
+         edit(f"{RES}.requests", DELETE), "requests.cpu is not set"),
+    Case(2, "hpa-targets-wrong-deployment", "target", "hpa.yaml",
+         edit("spec.scaleTargetRef.name", "stream-apI", kind="HorizontalPodAutoscaler"), "scaleTargetRef points at"),
+    Case(2, "target-above-100-percent", "target", "hpa.yaml",
+         edit("spec.metrics[0].resource.target.averageUtilization", 200, kind="HorizontalPodAutoscaler"),
+         "averageUtilization is 200%"),
+    Case(2, "single-replica-minimum", "target", "hpa.yaml",
+         edit("spec.minReplicas", 1, kind="HorizontalPodAutoscaler"), "minReplicas is 1"),
+    Case(2, "max-replicas-too-low", "spike", "hpa.yaml",
+         edit("spec.maxReplicas", 4, kind="HorizontalPodAutoscaler"), "hit spec.maxReplicas (4)"),
+    Case(2, "min-replicas-blows-budget", "spike", "hpa.yaml",
+         chain(edit("spec.minReplicas", 16, kind="HorizontalPodAutoscaler")), "budget exceeded"),
+    # --- lab 3: ship v2 -------------------------------------------------------------------------
+    Case(3, "max-unavailable-too-high", "strategy", "deployment.yaml",
+         edit("spec.strategy.rollingUpdate.maxUnavailable", 2), "maxUnavailable is 2"),
+    Case(3, "recreate-strategy", "strategy", "deployment.yaml",
+         edit("spec.strategy", {"type": "Recreate"}), "strategy.type is Recreate"),
+    Case(3, "no-progress-deadline", "strategy", "deployment.yaml",
+         edit("spec.progressDeadlineSeconds", 600), "progressDeadlineSeconds is 600"),
+    Case(3, "no-readiness-probe", "probe", "deployment.yaml", edit(f"{C0}.readinessProbe", DELETE),
+         "readinessProbe is not set"),
+    Case(3, "probe-on-wrong-port", "probe", "deployment.yaml",
+         edit(f"{C0}.readinessProbe.tcpSocket.port", 9090), "probes port 9090"),
+    Case(3, "pdb-selects-nothing", "pdb", "pdb.yaml",
+         edit("spec.selector.matchLabels", {"app": "stream"}, kind="PodDisruptionBudget"), "must select"),
+    Case(3, "pdb-blocks-every-eviction", "pdb", "pdb.yaml",
+         edit("spec.maxUnavailable", 0, kind="PodDisruptionBudget"), "allows no pod to be evicted"),
+    Case(3, "shipped-with-max-unavailable-2", "ship-v2", "deployment.yaml",
+         edit("spec.strategy.rollingUpdate.maxUnavailable", 2), "below the floor",
+         action=lambda lab: lab3.ship(lab, "v2")),
+    Case(3, "broken-v3-left-running", "rollback", "deployment.yaml", None, "still runs v3",
+         action=lambda lab: (lab3.ship(lab, "v2"), lab3.ship(lab, "v3"))),
+    Case(3, "rolled-back-too-far", "rollback", "deployment.yaml", None, "not v2",
+         action=lambda lab: (lab3.ship(lab, "v2"), lab3.ship(lab, "v3"),
+                             lab.kubectl("rollout undo deployment/stream-api --to-revision=1"))),
+    # --- lab 4: spread --------------------------------------------------------------------------
+    Case(4, "everything-in-one-pool-nodeselector", "spread", "deployment.yaml",
+         edit("spec.template.spec.nodeSelector", {"scalelab.dev/pool": "onprem"}), "pins every pod"),
+    Case(4, "affinity-to-one-pool", "spread", "deployment.yaml",
+         edit("spec.template.spec.affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+             "nodeSelectorTerms": [{"matchExpressions": [{"key": "scalelab.dev/pool", "operator": "In",
+                                                          "values": ["cloud"]}]}]}}}), "allows only the cloud pool"),
+    Case(4, "spread-by-hostname-only", "spread", "deployment.yaml",
+         edit(SPREAD, [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+                        "labelSelector": {"matchLabels": {"app": "stream-api"}}}]), "no constraint with topologyKey"),
+    Case(4, "spread-selector-matches-nothing", "spread", "deployment.yaml",
+         edit(f"{SPREAD}[0].labelSelector.matchLabels", {"app": "streamapi"}), "counts nothing"),
+    Case(4, "pool-spread-only-a-preference", "spread", "deployment.yaml",
+         edit(f"{SPREAD}[0].whenUnsatisfiable", "ScheduleAnyway"), "only a preference"),
+    Case(4, "max-skew-too-large", "spread", "deployment.yaml", edit(f"{SPREAD}[0].maxSkew", 4), "maxSkew is 4"),
+    Case(4, "hard-zone-rule-fights-pool-rule", "spread", "deployment.yaml",
+         edit(f"{SPREAD}[1].whenUnsatisfiable", "DoNotSchedule"), "Pending"),
+    Case(4, "no-pdb-min-available-all", "pdb", "pdb.yaml",
+         chain(edit("spec.maxUnavailable", DELETE, kind="PodDisruptionBudget"),
+               edit("spec.minAvailable", 6, kind="PodDisruptionBudget")), "forbids every eviction"),
+    Case(4, "pdb-allows-three-down", "drain", "pdb.yaml",
+         edit("spec.maxUnavailable", 3, kind="PodDisruptionBudget"), "maxUnavailable 3"),
+]
+
+
+def solution(lab: Lab, filename: str) -> list[dict]:
+    return read_answer(labs_dir() / "solutions" / lab.spec.folder / filename)
+
+
+_labs: dict[int, Lab] = {}
+
+
+@pytest.fixture(scope="module")
+def labs(api):
+    """One running lab per number, reset to its reference solution once; cleaned up at the end."""
+    yield _labs
+    for lab in _labs.values():
+        lab.cleanup()
+        if lab.spec.number == 2:
+            k8s.delete_namespace(lab.api, "lab-2-replay")
+    _labs.clear()
+
+
+def running(labs: dict[int, Lab], number: int) -> Lab:
+    if number not in labs:
+        lab = Lab.start(number, show=False)
+        labs[number] = lab
+    return labs[number]
+
+
+def restore(lab: Lab) -> None:
+    """Back to the reference solution for every file (cheap when nothing changed: server-side apply)."""
+    if lab.spec.number == 3:
+        lab.reset()  # revisions and shipped versions are history; only a fresh start undoes them
+    for name in sorted({f for t in lab.spec.tasks if not callable(t.solution) for f in t.solution}):
+        lab.apply_docs(solution(lab, name), name, quiet=True)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"lab{c.lab}-{c.name}")
+def test_wrong_answer_is_caught_with_its_hint(case: Case, labs):
+    lab = running(labs, case.lab)
+    restore(lab)
+    if case.mutate is not None:
+        docs = case.mutate(solution(lab, case.file))
+        if case.refused:
+            before = client.AppsV1Api(lab.api).read_namespaced_deployment("stream-api", lab.namespace)
+            with pytest.raises(ScaleLabError, match=re.escape(case.expect)) as refused:
+                lab.apply_docs(docs, case.file, quiet=True)
+            assert "nothing changed" in str(refused.value)
+            after = client.AppsV1Api(lab.api).read_namespaced_deployment("stream-api", lab.namespace)
+            assert after.metadata.generation == before.metadata.generation, "a refused file changed the cluster"
+            return
+        lab.apply_docs(docs, case.file, quiet=True)
+    if case.action is not None:
+        case.action(lab)
+    result = run_check(lab.spec.task(case.task), lab)
+    assert result.state == FAIL, f"{case.name}: expected a failed check, got {result}"
+    assert case.expect in result.message, f"{case.name}: hint does not name the mistake: {result.message}"
+
+
+def test_at_least_thirty_named_wrong_answers_covering_every_task():
+    assert len(CASES) >= 30 and len({c.name for c in CASES}) == len(CASES)
+    covered = {(c.lab, c.task) for c in CASES}
+    missing = [(n, t.id) for n, spec in LABS.items() for t in spec.tasks if (n, t.id) not in covered]
+    assert missing == [], missing  # every task has a wrong answer of its own
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("number", sorted(LABS))
+def test_no_check_passes_on_an_empty_namespace(number, api):
+    namespace = LABS[number].namespace
+    k8s.delete_namespace(api, namespace)
+    k8s.ensure_namespace(api, namespace)
+    try:
+        lab = Lab.join(number)
+        results = lab.check_all(quiet=True)
+        assert [r.state for r in results] == [FAIL] * len(results), [str(r) for r in results]
+    finally:
+        k8s.delete_namespace(api, namespace)
