@@ -193,6 +193,10 @@ class Notebook {
     });
   }
 
+  cell(index) {
+    return this.page.locator('.jp-Notebook .jp-Cell').nth(index);
+  }
+
   output(index) {
     return this.page.locator('.jp-Notebook .jp-Cell').nth(index).locator('.jp-OutputArea');
   }
@@ -411,7 +415,7 @@ async function steps(nb, cfg, rec) {
         const v = await nb.waitText(index, step.expect, timeout);
         rec.push('expected', { step, cell: index, text: v.text });
       }
-      if (step.screenshot) await rec.shot(step.screenshot, nb.output(index));
+      if (step.screenshot) await rec.shot(step.screenshot, nb.cell(index));
       await noBrokenOutputs(nb, rec, `after step ${JSON.stringify(step).slice(0, 80)}`);
     }
   } finally {

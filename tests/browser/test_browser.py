@@ -121,7 +121,8 @@ def jupyter(tmp_path_factory):
         proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
              "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-             "--LabApp.expose_app_in_browser=True"],
+             "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly",
+             "--allow-root"],  # CI runs as root
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         base_url = f"http://127.0.0.1:{port}/"
         if _wait_ready(proc, base_url, token):
