@@ -317,7 +317,7 @@ async function releaseDay(nb, cfg, rec) {
       rec.push('dashboardSamples', { at: Date.now() - rec.t0, ...d });
       if (!shotMidway && d.clock && d.clock >= '18:10') {
         shotMidway = true;
-        await rec.shot('02-dashboard-during-replay', nb.output(views));
+        await rec.shot('02-dashboard-during-replay', nb.output(views).locator('.jp-OutputArea-child').first());
       }
       await nb.page.waitForTimeout(1000);
     }
@@ -332,7 +332,8 @@ async function releaseDay(nb, cfg, rec) {
       return b.tiles > 0 && b.tiles === b.captionTotal && b.drawnPoints === b.tiles;
     });
     rec.set('boardAfterReplay', readBoard(v));
-    await rec.shot('03-dashboard-and-board-after-replay', nb.output(views));
+    await rec.shot('03-dashboard-after-replay', nb.output(views).locator('.jp-OutputArea-child').first());
+    await rec.shot('04-pod-board-after-replay', nb.output(views).locator('.jp-OutputArea-child').nth(1));
 
     // The rest of the lesson, with the 300-pod board checked against the cluster's 300 ready pods.
     for (const c of (await nb.cells()).filter((c) => c.type === 'code' && c.index > replay && c.index < cleanup)) {
@@ -343,13 +344,13 @@ async function releaseDay(nb, cfg, rec) {
           return b.readyTiles === 300 && b.drawnPoints >= 300;
         });
         rec.set('wideBoard', readBoard(w));
-        await rec.shot('04-pod-board-300-pods', nb.output(wide));
+        await rec.shot('05-pod-board-300-pods', nb.output(wide));
       }
     }
     const snapshots = await nb.page.evaluate(() => document.querySelectorAll('.jp-RenderedPlotly .main-svg').length);
     rec.set('staticFigureSvgs', snapshots);
     await noBrokenOutputs(nb, rec, 'before the cleanup');
-    await rec.shot('05-notebook-before-cleanup', nb.page);
+    await rec.shot('06-notebook-before-cleanup', nb.page);
     cleanedUp = true;
     for (const c of (await nb.cells()).filter((c) => c.type === 'code' && c.index >= cleanup)) {
       await nb.run(c.index, cfg.cellTimeoutMs);
@@ -468,7 +469,7 @@ async function main() {
       args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run'],
       timeout: 3 * MINUTE,
     });
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1800 } });
     context.setDefaultTimeout(3 * MINUTE);
     const page = await context.newPage();
     page.on('pageerror', (err) => {

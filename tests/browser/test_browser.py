@@ -310,7 +310,7 @@ def test_executed_lesson_exported_to_html_draws_its_snapshots(api):
         if left:
             _clean_cluster(api)
     assert left == []
-    out = OUTPUT / "html"
+    out = OUTPUT / "exported"  # not the driver's case folder, which it empties first
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / "lesson-00.executed.ipynb")
     body, _ = HTMLExporter().from_notebook_node(nb)
@@ -322,7 +322,7 @@ def test_executed_lesson_exported_to_html_draws_its_snapshots(api):
     # plotly.js travels once (in the first snapshot), not once per figure.
     assert len(re.findall(r"window\.__scalelabDefine = window\.define", body)) == 1
 
-    result = drive("html", "html", params={"file": str(html_file), "figures": figures})
+    result = drive("html", "lesson-00-html", params={"file": str(html_file), "figures": figures})
     drawn = result["observations"]["figures"]
     assert len(drawn) == figures
     assert all(f["plotly"] and f["svgs"] > 0 for f in drawn), drawn
