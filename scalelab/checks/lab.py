@@ -166,6 +166,23 @@ class Lab:
         return subprocess.run(["kubectl", "--context", self.lesson.context, "-n", self.namespace, *args],
                               capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
+    def answer(self, key: str, value: str) -> str:
+        """A value the learner types into a cell (a command, a name); TODO means "not answered yet".
+
+        In instructor mode (``SCALELAB_LAB_SOLUTIONS``) the reference answer from
+        ``labs/solutions/<folder>/answers.yaml`` is used instead.
+        """
+        if solutions_enabled():
+            answers = yaml.safe_load((self.solutions_folder / "answers.yaml").read_text()) or {}
+            if key not in answers:
+                raise ScaleLabError(f"no reference answer '{key}' for lab {self.spec.number}.",
+                                    f"add it to {self.solutions_folder / 'answers.yaml'}")
+            return str(answers[key])
+        if "TODO" in value:
+            raise ScaleLabError(f"the answer '{key}' in this cell is still TODO.",
+                                "replace the TODO text in the cell with your answer and run it again")
+        return value.strip()
+
     # --- state a check needs later (survives a kernel restart) -------------------------
 
     def remember(self, key: str, value: Any) -> None:

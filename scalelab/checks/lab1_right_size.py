@@ -16,6 +16,7 @@ from kubernetes import client
 
 from scalelab.checks import read, settle
 from scalelab.checks.core import LabSpec, Task, Wrong
+from scalelab.errors import ScaleLabError
 from scalelab.names import POOL_LABEL
 from scalelab.rightsizing import percentile
 
@@ -58,6 +59,8 @@ def print_usage() -> None:
 def prepare(lab: Any) -> None:
     """Make the as-found pods use CPU and memory like a busy evening, so `kubectl top` has numbers."""
     o = observed()
+    if not settle.rollout(lab, timeout=90):
+        raise ScaleLabError("the as-found stream-api pods did not start.", "look at `kubectl -n lab-1 get pods`; `scalelab status` shows the cluster")
     core = client.CoreV1Api(lab.api)
     for pod in core.list_namespaced_pod(lab.namespace, label_selector="app=stream-api").items:
         core.patch_namespaced_pod(pod.metadata.name, lab.namespace, {"metadata": {"annotations": {

@@ -115,11 +115,12 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
     dep_body["spec"]["replicas"] = max(2, hpa.spec.min_replicas or 1)
     k8s.apply_objects(api, [dep_body], REPLAY_NAMESPACE)
     wait_for(lambda: k8s.rollout_status(api, REPLAY_NAMESPACE, dep.metadata.name), "the replay's pods", 120)
-    k8s.apply_objects(api, [_copy_for_replay(hpa, api)], REPLAY_NAMESPACE)
     c = read.container(dep)
     cap = Capacity(cpu_request_m=read.millicores((c.resources.requests or {}).get("cpu")) or 200,
                    cpu_limit_m=read.millicores((c.resources.limits or {}).get("cpu")) or 500)
-    replay = Replay(api, REPLAY_NAMESPACE, dep.metadata.name, PROFILE, driver_for(api, lab.lesson.provider),
+    driver = driver_for(api, lab.lesson.provider)
+    _warm_up(api, hpa, dep.metadata.name, driver, cap)
+    replay = Replay(api, REPLAY_NAMESPACE, dep.metadata.name, PROFILE, driver,
                     capacity=cap, fast_forward=SPEED, name="your HPA")
     # The verdict cannot change any more once too much was dropped or spent: stop early then.
     replay.stop_when = lambda s: _settled(replay.score)
@@ -137,6 +138,33 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
                "stopped_early": replay.stopped_early}
     lab.remember("spike", verdict)
     return replay, verdict
+
+
+def _warm_up(api: client.ApiClient, hpa: Any, deployment: str, driver: Any, cap: Capacity) -> None:
+    """Quiet traffic until the HPA has read the pods' CPU once: the replay starts from a steady state.
+
+    The metrics pipeline needs two scrapes of a new pod (about 20 s) before the
+    HPA sees any number; without this wait the spike would meet a blind HPA.
+    """
+    core = client.CoreV1Api(api)
+    selector = k8s.selector_of(api, REPLAY_NAMESPACE, deployment)
+
+    def quiet_load() -> None:
+        pods = [p for p in core.list_namespaced_pod(REPLAY_NAMESPACE, label_selector=selector).items
+                if k8s.pod_is_ready(p)]
+        driver.apply(pods, cap.cpu_per_pod_m(PROFILE.rps(0), len(pods)))
+
+    quiet_load()
+    k8s.apply_objects(api, [_copy_for_replay(hpa, api)], REPLAY_NAMESPACE)
+    scaling = client.AutoscalingV2Api(api)
+
+    def has_read_cpu() -> tuple[bool, str]:
+        quiet_load()
+        status = scaling.read_namespaced_horizontal_pod_autoscaler(hpa.metadata.name, REPLAY_NAMESPACE).status
+        seen = [m for m in (status.current_metrics or []) if m.resource and m.resource.current]
+        return bool(seen), f"{len(seen)} metrics read"
+
+    wait_for(has_read_cpu, "the replay's HPA to read the pods' CPU", 120, interval=3)
 
 
 def _settled(score: Score) -> bool:
@@ -170,7 +198,7 @@ def judge(v: dict[str, Any]) -> str:
 def check_spike(lab: Any) -> str:
     check_target(lab)  # a replay of an HPA that cannot work would only waste three minutes
     try:
-        _, verdict = replay_spike(lab)
+        _, verdict = replay_spike(lab, show=getattr(lab, "board", None) is not None)
     finally:
         k8s.delete_namespace(lab.api, REPLAY_NAMESPACE, timeout=180)
     return judge(verdict)
