@@ -182,9 +182,13 @@ class Notebook {
       nb.widgets.forEach((cell, i) => {
         if (cell.model.type !== 'code') return;
         const text = cell.node.querySelector('.jp-OutputArea')?.innerText || '';
-        for (const bad of ['Error displaying widget', 'Traceback (most recent call last)']) {
+        // ipywidgets 8 shows a view it cannot create as an error widget ("Click to show javascript
+        // error."), and a model it cannot find as "Error displaying widget".
+        for (const bad of ['Error displaying widget', 'Click to show javascript error', 'Traceback (most recent call last)']) {
           if (text.includes(bad)) found.push(`cell ${i}: ${bad}: ${text.slice(0, 300)}`);
         }
+        const errorWidgets = cell.node.querySelectorAll('.jupyter-widgets-error-widget').length;
+        if (errorWidgets) found.push(`cell ${i}: ${errorWidgets} widget(s) failed to render (ipywidgets error view)`);
         for (const o of cell.model.outputs.toJSON()) {
           if (o.output_type === 'error') found.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
         }
@@ -219,7 +223,10 @@ class Notebook {
         height: gd.getBoundingClientRect().height,
       }));
       const captions = [...cell.node.querySelectorAll('.widget-html-content')].map((e) => e.innerText.trim());
-      return { plots, captions, text: (cell.node.querySelector('.jp-OutputArea')?.innerText || '').slice(0, 2000) };
+      const text = cell.node.querySelector('.jp-OutputArea')?.innerText || '';
+      const widgetErrors = cell.node.querySelectorAll('.jupyter-widgets-error-widget').length
+        + (text.includes('Error displaying widget') ? 1 : 0);
+      return { plots, captions, widgetErrors, text: text.slice(0, 2000) };
     }, index);
   }
 
@@ -229,6 +236,10 @@ class Notebook {
     let last;
     for (;;) {
       last = await this.views(index);
+      if (last.widgetErrors) {
+        throw new Error(`a widget failed to render while waiting for ${what}: cell ${index} shows `
+          + JSON.stringify(last.text.slice(0, 500)));
+      }
       if (check(last)) return last;
       if (Date.now() > deadline) {
         throw new Error(`timed out after ${timeout / 1000}s waiting for ${what}; cell ${index} shows `
@@ -313,6 +324,7 @@ async function releaseDay(nb, cfg, rec) {
     let shotMidway = false;
     while (!(await nb.isDone(run))) {
       v = await nb.views(views);
+      if (v.widgetErrors) throw new Error(`a widget failed during the replay: ${JSON.stringify(v.text.slice(0, 500))}`);
       const d = readDashboard(v);
       rec.push('dashboardSamples', { at: Date.now() - rec.t0, ...d });
       if (!shotMidway && d.clock && d.clock >= '18:10') {
