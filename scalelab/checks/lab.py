@@ -11,6 +11,7 @@ is an error, not silently dropped), and only then applied.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -264,9 +265,14 @@ class Lab:
 
 
 def _first_error(stderr: str) -> str:
+    """kubectl's message, minus the noise; a misspelt field is named as such."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     text = " ".join(lines) if lines else "kubectl gave no message"
-    return text.replace("Error from server (BadRequest): ", "").replace("error: ", "")[:600]
+    text = re.sub(r"^Error from server( \([A-Za-z]+\))?: ", "", text).replace("error: ", "")
+    typo = re.search(r"failed to create typed patch object \(([^)]*)\): (\S+): field not declared in schema", text)
+    if typo:
+        return f"unknown field {typo.group(2)} in {typo.group(1)}: is it misspelt, or at the wrong indentation?"
+    return text[:600]
 
 
 def spec_for(number: int) -> LabSpec:

@@ -125,9 +125,9 @@ def check_fit(lab: Any) -> str:
     if selector.get(POOL_LABEL) != POOL:
         raise Wrong(f"spec.template.spec.nodeSelector is {selector or 'not set'}; the pods must run in the "
                     f"{POOL} pool: nodeSelector {{{POOL_LABEL}: {POOL}}}.")
-    settle.rollout(lab)
+    settle.rollout(lab, timeout=45, until_unschedulable=True)
     pods = read.pods(lab)
-    pending = [p for p in pods if not p.spec.node_name]
+    pending = [p for p in pods if not p.spec.node_name and settle.unschedulable(p)]
     if pending:
         c = read.container(dep)
         cpu = read.millicores(((c.resources.requests if c.resources else None) or {}).get("cpu")) or 0

@@ -84,7 +84,7 @@ def check_spread(lab: Any) -> str:
         raise Wrong(f"{where}.topologySpreadConstraints has no constraint on {ZONE_LABEL}: within the cloud pool "
                     "the pods could still share one zone. Add one (whenUnsatisfiable: ScheduleAnyway, since the "
                     "on-prem pool is a single zone).")
-    settle.rollout(lab, timeout=40)
+    settle.rollout(lab, timeout=45, until_unschedulable=True)
     pools, zones, pending = _placement(lab)
     if pending:
         raise Wrong(f"{len(pending)} pods are Pending: the constraints cannot all be met at once "
