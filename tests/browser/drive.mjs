@@ -359,8 +359,10 @@ async function releaseDay(nb, cfg, rec) {
         await rec.shot('05-pod-board-300-pods', nb.output(wide));
       }
     }
-    const snapshots = await nb.page.evaluate(() => document.querySelectorAll('.jp-RenderedPlotly .main-svg').length);
-    rec.set('staticFigureSvgs', snapshots);
+    // Static snapshots (StaticFigure) are drawn by JupyterLab's plotly renderer, one per output.
+    const snapshots = await nb.page.evaluate(() => [...document.querySelectorAll('.jp-RenderedPlotly')]
+      .filter((el) => el.querySelector('.main-svg')).length);
+    rec.set('staticFigures', snapshots);
     await noBrokenOutputs(nb, rec, 'before the cleanup');
     await rec.shot('06-notebook-before-cleanup', nb.page);
     cleanedUp = true;
@@ -394,6 +396,8 @@ async function runCleanupAfterFailure(nb, rec, cleanup, cfg) {
 //   {runUntil: NEEDLE}              run every code cell before that one
 //   {runRest: true}                 run every remaining code cell
 //   {edit: NEEDLE, source: TEXT}    replace that cell's source (what the learner types)
+//   {write: PATH, content: TEXT}    save a text file (relative to the server's root) through
+//                                   JupyterLab's contents API, as its editor would
 // with optional {expect: TEXT} (wait until that cell's output shows TEXT), {screenshot: NAME}
 // and {timeoutMs: N}. cfg.params.cleanup (a NEEDLE) names the cell to run if a step fails.
 async function steps(nb, cfg, rec) {
@@ -405,7 +409,11 @@ async function steps(nb, cfg, rec) {
     for (const step of list) {
       const timeout = step.timeoutMs || cfg.cellTimeoutMs;
       let index = null;
-      if (step.edit !== undefined) {
+      if (step.write !== undefined) {
+        await nb.page.evaluate(([path, content]) => window.jupyterapp.serviceManager.contents.save(
+          path, { type: 'file', format: 'text', content }), [step.write, step.content]);
+        rec.log(`file ${step.write} saved`);
+      } else if (step.edit !== undefined) {
         index = await nb.find(step.edit);
         await nb.setSource(index, step.source);
         rec.log(`cell ${index} edited`);
@@ -424,6 +432,9 @@ async function steps(nb, cfg, rec) {
         throw new Error(`unknown step ${JSON.stringify(step)}`);
       }
       if (cleanup && index !== null && (await nb.cells())[index].source.includes(cleanup)) cleanedUp = true;
+      if ((step.expect !== undefined || step.screenshot) && index === null) {
+        throw new Error(`step ${JSON.stringify(step).slice(0, 80)} runs no cell: nothing to expect or screenshot`);
+      }
       if (step.expect !== undefined) {
         const v = await nb.waitText(index, step.expect, timeout);
         rec.push('expected', { step, cell: index, text: v.text });
@@ -443,8 +454,10 @@ async function html(nb, cfg, rec) {
   await page.route(/^https?:\/\//, (route) => route.abort());
   await page.goto(`file://${cfg.params.file}`, { waitUntil: 'load', timeout: 5 * MINUTE });
   const expected = cfg.params.figures;
-  await page.waitForFunction((n) => document.querySelectorAll('.scalelab-static-figure.js-plotly-plot .main-svg').length >= n,
-    expected, { timeout: 3 * MINUTE, polling: 500 });
+  await page.waitForFunction((n) => {
+    const figures = [...document.querySelectorAll('.scalelab-static-figure')];
+    return figures.length >= n && figures.every((f) => f.classList.contains('js-plotly-plot') && f.querySelector('.main-svg'));
+  }, expected, { timeout: 3 * MINUTE, polling: 500 });
   const found = await page.evaluate(() => [...document.querySelectorAll('.scalelab-static-figure')].map((gd) => ({
     plotly: gd.classList.contains('js-plotly-plot'),
     svgs: gd.querySelectorAll('.main-svg').length,

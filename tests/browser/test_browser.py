@@ -111,7 +111,9 @@ def jupyter(tmp_path_factory):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"))
+               JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+               # Where labs find the learner's answer files: the scratch copies, not the repository.
+               SCALELAB_LABS_DIR=str(root / "labs"))
     OUTPUT.mkdir(exist_ok=True)
     token = secrets.token_hex(16)
     proc = None
@@ -201,27 +203,42 @@ def copy_notebook(jupyter: Jupyter, relative: str) -> str:
     return relative
 
 
-def lab_case(jupyter: Jupyter, notebook: str, *, answer: str, wrong: str, right: str, check: str, hint: str,
-             passed: str, cleanup: str = "L.cleanup()", case: str | None = None) -> dict:
-    """A lab in the browser: the learner types a wrong answer and sees the hint, then fixes it and passes.
+def lab_case(jupyter: Jupyter, notebook: str, *, wrong: str, right: str, check: str, hint: str, passed: str,
+             answer: str | None = None, answer_file: str | None = None, apply: str | None = None,
+             cleanup: str = "lab.cleanup()", case: str | None = None) -> dict:
+    """A lab in the browser: the learner gives a wrong answer and sees the hint, then fixes it and passes.
 
-    notebook: path in the repository, e.g. "labs/01-scale-the-stream-api.ipynb"
-    answer:   text found in the cell the learner edits (e.g. "# YOUR ANSWER")
-    wrong / right: the two sources typed into that cell
-    check:    text found in the check cell (e.g. "check("); hint / passed: text each outcome shows
-    cleanup:  text found in the lab's cleanup cell, run at the end (and after a failure)
-    Screenshots: output/<case>/lab-hint.png and lab-pass.png.
+    notebook:    the lab in the repository, e.g. "labs/02-viral-spike/lab-02-viral-spike.ipynb"; its
+                 whole folder is copied into the server's root (same relative path)
+    answer:      text found in the cell the learner edits; ``wrong`` / ``right`` are its two sources
+    answer_file: or a file of the lab the learner edits (repository-relative, e.g.
+                 "labs/02-viral-spike/deployment.yaml"); ``wrong`` / ``right`` are its two contents,
+                 saved through JupyterLab's contents API (the kernel sees them through
+                 SCALELAB_LABS_DIR, set to the copies)
+    apply:       text found in the cell that reads the answer (e.g. 'lab.apply("deployment.yaml")'),
+                 run after each answer; defaults to the answer cell itself
+    check:       text found in the check cell (e.g. 'lab.check("request")')
+    hint/passed: text the check cell shows for the wrong / the right answer (e.g. "HINT", "PASS")
+    cleanup:     text found in the lab's cleanup cell: run at the end, and after a failure
+    Screenshots: tests/browser/output/<case>/lab-hint.png and lab-pass.png (case: the notebook's name).
+    Mark the test @pytest.mark.cluster (and take the ``api`` fixture to check what is left).
     """
-    path = copy_notebook(jupyter, notebook)
-    steps = [
-        {"runUntil": answer},
-        {"edit": answer, "source": wrong}, {"run": answer},
-        {"run": check, "expect": hint, "screenshot": "lab-hint"},
-        {"edit": answer, "source": right}, {"run": answer},
-        {"run": check, "expect": passed, "screenshot": "lab-pass"},
-        {"runRest": True},
-    ]
-    result = drive("steps", case or Path(notebook).stem, jupyter=jupyter, notebook=path,
+    if (answer is None) == (answer_file is None):
+        raise ValueError("give exactly one of answer (a cell) or answer_file (a file)")
+    source = ROOT / notebook
+    shutil.copytree(source.parent, jupyter.root / source.parent.relative_to(ROOT), dirs_exist_ok=True)
+
+    def give(text: str) -> list[dict]:
+        if answer is not None:
+            return [{"edit": answer, "source": text}, {"run": apply or answer}]
+        return [{"write": answer_file, "content": text}, {"run": apply}]
+
+    if answer_file is not None and apply is None:
+        raise ValueError("answer_file needs apply: the cell that reads the file")
+    first = answer if answer is not None else apply
+    steps = ([{"runUntil": first}] + give(wrong) + [{"run": check, "expect": hint, "screenshot": "lab-hint"}]
+             + give(right) + [{"run": check, "expect": passed, "screenshot": "lab-pass"}, {"runRest": True}])
+    result = drive("steps", case or source.stem, jupyter=jupyter, notebook=notebook,
                    params={"steps": steps, "cleanup": cleanup})
     assert result["pageErrors"] == [], f"uncaught JavaScript errors: {result['pageErrors']}"
     return result
@@ -285,7 +302,7 @@ def test_release_day_lesson_live_in_jupyterlab(jupyter, api):
     assert board["drawnPoints"] == board["tiles"], board
     assert obs["wideBoard"]["readyTiles"] == 300 and obs["wideBoard"]["drawnPoints"] >= 300, obs["wideBoard"]
     # The three snapshots (dashboard, board, 300-pod board) are drawn as static plotly figures.
-    assert obs["staticFigureSvgs"] >= 3
+    assert obs["staticFigures"] >= 3, obs["staticFigures"]
 
 
 def _static_figures(nb) -> int:
@@ -332,30 +349,40 @@ def test_executed_lesson_exported_to_html_draws_its_snapshots(api):
 
 
 def test_steps_scenario_shows_hint_then_pass(jupyter):
-    """The scenario lab cases use (lab_case), on a two-cell stand-in: wrong answer → hint, right → pass."""
+    """The scenario lab_case uses, on a stand-in lab (no cluster): wrong answer → hint, right → pass.
+
+    The answer is both a cell the learner edits and a file saved through JupyterLab, the two
+    ways labs take answers.
+    """
+    folder = jupyter.root / "selftest"
+    folder.mkdir(exist_ok=True)
+    (folder / "answer.yaml").write_text("replicas: TODO\n")
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
-        nbformat.v4.new_markdown_cell("A stand-in lab: set `replicas` to 4."),
-        nbformat.v4.new_code_cell("import ipywidgets as widgets\nstate = widgets.HTML('lab ready')\nstate"),
+        nbformat.v4.new_markdown_cell("A stand-in lab: 4 replicas, in the cell and in answer.yaml."),
+        nbformat.v4.new_code_cell("import ipywidgets as widgets\nboard = widgets.HTML('task: not checked')\nboard"),
         nbformat.v4.new_code_cell("# YOUR ANSWER\nreplicas = ..."),
-        nbformat.v4.new_code_cell("def check():\n    ok = replicas == 4\n"
-                                  "    state.value = 'passed' if ok else 'not yet'\n"
-                                  "    print('✅ passed' if ok else 'Hint: the spike needs 4 pods')\ncheck()"),
+        nbformat.v4.new_code_cell("text = open('answer.yaml').read()  # apply"),
+        nbformat.v4.new_code_cell("def check():\n    ok = replicas == 4 and 'replicas: 4' in text\n"
+                                  "    board.value = 'task: PASS' if ok else 'task: HINT'\n"
+                                  "    print('PASS: 4 replicas' if ok else 'HINT: the spike needs 4 pods')\ncheck()"),
         nbformat.v4.new_code_cell("print('cleaned up')"),
     ]
-    (jupyter.root / "selftest").mkdir(exist_ok=True)
-    nbformat.write(nb, jupyter.root / "selftest" / "stand-in-lab.ipynb")
-    steps = [
-        {"runUntil": "# YOUR ANSWER"},
-        {"edit": "# YOUR ANSWER", "source": "# YOUR ANSWER\nreplicas = 2"}, {"run": "# YOUR ANSWER"},
-        {"run": "check()", "expect": "Hint: the spike needs 4 pods", "screenshot": "lab-hint"},
-        {"edit": "# YOUR ANSWER", "source": "# YOUR ANSWER\nreplicas = 4"}, {"run": "# YOUR ANSWER"},
-        {"run": "check()", "expect": "✅ passed", "screenshot": "lab-pass"},
-        {"runRest": True, "expect": "cleaned up"},
-    ]
+    nbformat.write(nb, folder / "stand-in-lab.ipynb")
+
+    def give(n: int) -> list[dict]:
+        return [{"edit": "# YOUR ANSWER", "source": f"# YOUR ANSWER\nreplicas = {n}"}, {"run": "# YOUR ANSWER"},
+                {"write": "selftest/answer.yaml", "content": f"replicas: {n}\n"}, {"run": "# apply"}]
+
+    steps = ([{"runUntil": "# YOUR ANSWER"}] + give(2)
+             + [{"run": "check()", "expect": "HINT: the spike needs 4 pods", "screenshot": "lab-hint"}] + give(4)
+             + [{"run": "check()", "expect": "PASS: 4 replicas", "screenshot": "lab-pass"},
+                {"runRest": True, "expect": "cleaned up"}])
     result = drive("steps", "steps-selftest", jupyter=jupyter, notebook="selftest/stand-in-lab.ipynb",
                    params={"steps": steps, "cleanup": "cleaned up"})
     expected = result["observations"]["expected"]
-    assert [e["step"]["expect"] for e in expected] == ["Hint: the spike needs 4 pods", "✅ passed", "cleaned up"]
+    assert [e["step"]["expect"] for e in expected] == ["HINT: the spike needs 4 pods", "PASS: 4 replicas",
+                                                        "cleaned up"]
+    assert "replicas: 4" in (folder / "answer.yaml").read_text()
     assert result["pageErrors"] == []
