@@ -11,6 +11,10 @@ records it in output/<case>/result.json; the assertions are here):
 * lesson 00 executed and exported with nbconvert: every snapshot is drawn by plotly.js, offline;
 * the "steps" scenario that lab cases use (a wrong answer shows the hint, the right one passes).
 
+To add a lab: a test marked ``@pytest.mark.cluster`` that calls :func:`lab_case` (see its
+docstring). To add another scenario: an async function in drive.mjs, listed in its SCENARIOS,
+called with :func:`drive`.
+
 Screenshots of each asserted state go to tests/browser/output/ (ignored by git).
 Needs: node, ``npm ci --prefix tests/browser`` (tools/test.sh does it) and /usr/bin/chromium
 (.ci/run installs it). Kill switch for a quick local run: ``pytest -m "not browser"``.
@@ -348,6 +352,7 @@ def test_executed_lesson_exported_to_html_draws_its_snapshots(api):
     assert result["pageErrors"] == [], f"uncaught JavaScript errors: {result['pageErrors']}"
 
 
+@pytest.mark.timeout(900)
 def test_steps_scenario_shows_hint_then_pass(jupyter):
     """The scenario lab_case uses, on a stand-in lab (no cluster): wrong answer → hint, right → pass.
 
