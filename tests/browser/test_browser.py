@@ -223,7 +223,8 @@ def lab_case(jupyter: Jupyter, notebook: str, *, wrong: str, right: str, check: 
                  run after each answer; defaults to the answer cell itself
     check:       text found in the check cell (e.g. 'lab.check("request")')
     hint/passed: text the check cell shows for the wrong / the right answer (e.g. "HINT", "PASS")
-    cleanup:     text found in the lab's cleanup cell: run at the end, and after a failure
+    cleanup:     text found in the lab's cleanup cell: run at the end (the lab's other tasks are
+                 skipped), and after a failure
     Screenshots: tests/browser/output/<case>/lab-hint.png and lab-pass.png (case: the notebook's name).
     Mark the test @pytest.mark.cluster (and take the ``api`` fixture to check what is left).
     """
@@ -241,7 +242,7 @@ def lab_case(jupyter: Jupyter, notebook: str, *, wrong: str, right: str, check: 
         raise ValueError("answer_file needs apply: the cell that reads the file")
     first = answer if answer is not None else apply
     steps = ([{"runUntil": first}] + give(wrong) + [{"run": check, "expect": hint, "screenshot": "lab-hint"}]
-             + give(right) + [{"run": check, "expect": passed, "screenshot": "lab-pass"}, {"runRest": True}])
+             + give(right) + [{"run": check, "expect": passed, "screenshot": "lab-pass"}, {"run": cleanup}])
     result = drive("steps", case or source.stem, jupyter=jupyter, notebook=notebook,
                    params={"steps": steps, "cleanup": cleanup})
     assert result["pageErrors"] == [], f"uncaught JavaScript errors: {result['pageErrors']}"
