@@ -11,6 +11,7 @@ is an error, not silently dropped), and only then applied.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -30,7 +31,9 @@ STATE_CONFIGMAP = "scalelab-lab-state"
 
 
 def labs_dir() -> Path:
-    return paths.project_root() / "labs"
+    """The labs folder: the repository's, or ``SCALELAB_LABS_DIR`` (a copy an attendee works in)."""
+    override = os.environ.get("SCALELAB_LABS_DIR")
+    return Path(override) if override else paths.project_root() / "labs"
 
 
 def find_todos(node: Any, where: str = "") -> list[str]:

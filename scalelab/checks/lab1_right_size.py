@@ -140,8 +140,12 @@ def check_fit(lab: Any) -> str:
     if outside:
         raise Wrong(f"pods still run on {', '.join(outside)}, outside the {POOL} pool; wait for the rollout.")
     if len(pods) < REPLICAS:
-        raise Wrong(f"only {len(pods)} of {REPLICAS} pods exist: `kubectl describe replicaset` shows why "
-                    "(a ResourceQuota refusing pods says 'exceeded quota').")
+        failures = [c.message for rs in client.AppsV1Api(lab.api).list_namespaced_replica_set(
+                        lab.namespace, label_selector="app=stream-api").items
+                    for c in (rs.status.conditions or []) if c.type == "ReplicaFailure" and c.status == "True"]
+        why = f" The ReplicaSet says: {failures[0]}" if failures else " `kubectl describe replicaset` shows why."
+        raise Wrong(f"only {len(pods)} of {REPLICAS} pods exist.{why} A ResourceQuota that is too small refuses "
+                    "pods ('exceeded quota'): make room in limits.yaml.")
     return f"{len(pods)} pods scheduled in the {POOL} pool"
 
 

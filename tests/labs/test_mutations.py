@@ -21,6 +21,7 @@ from kubernetes import client
 from scalelab import k8s
 from scalelab.checks import FAIL, LABS, Lab, run_check
 from scalelab.checks import lab3_ship_v2 as lab3
+from scalelab.checks import settle
 from scalelab.checks.lab import labs_dir, read_answer
 from scalelab.errors import ScaleLabError
 
@@ -64,6 +65,7 @@ class Case:
     expect: str  # a fragment of the hint (or of the API server's refusal, when refused=True)
     refused: bool = False  # the API server refuses the file: nothing may be applied
     action: Callable[[Lab], None] | None = None  # what the learner then does (ship, roll back…)
+    before: Callable[[Lab], None] | None = None  # another change made before this file is applied
 
 
 C0 = "spec.template.spec.containers[0]"
@@ -95,7 +97,11 @@ CASES = [
                                                           {"scalelab.dev/pool": "onprem"}), "must run in the cloud"),
     Case(1, "too-few-replicas", "fit", "deployment.yaml", edit("spec.replicas", 6), "spec.replicas is 6"),
     Case(1, "requests-too-big-to-fit", "fit", "deployment.yaml",
-         chain(edit(f"{RES}.requests.cpu", "1500m"), edit(f"{RES}.limits.cpu", "1500m")), "Pending"),
+         chain(edit(f"{RES}.requests.cpu", "1500m"), edit(f"{RES}.limits.cpu", "1500m")), "Pending",
+         before=lambda lab: lab.kubectl("delete resourcequota team-quota")),  # else the quota refuses them first
+    Case(1, "quota-refuses-the-replicas", "fit", "limits.yaml",
+         edit("spec.hard.requests\\.cpu", "1", kind="ResourceQuota"), "The ReplicaSet says: pods",
+         action=lambda lab: lab.kubectl("rollout restart deployment/stream-api")),
     Case(1, "limitrange-without-default-limits", "limitrange", "limits.yaml",
          edit("spec.limits[0].default", DELETE, kind="LimitRange"), "default.memory is not set"),
     Case(1, "limitrange-without-max", "limitrange", "limits.yaml",
@@ -193,12 +199,23 @@ def running(labs: dict[int, Lab], number: int) -> Lab:
     return labs[number]
 
 
+_changed_beyond_files: set[int] = set()
+
+
 def restore(lab: Lab) -> None:
-    """Back to the reference solution for every file (cheap when nothing changed: server-side apply)."""
-    if lab.spec.number == 3:
-        lab.reset()  # revisions and shipped versions are history; only a fresh start undoes them
+    """Back to the reference solution for every file (cheap when nothing changed: server-side apply).
+
+    After a case that did more than edit a file (shipped a release, deleted the quota, restarted
+    pods), only a fresh namespace is a known state: revisions are history, and pods admitted
+    while the quota was gone still count against it.
+    """
+    if lab.spec.number in _changed_beyond_files:
+        lab.reset()
+        _changed_beyond_files.discard(lab.spec.number)
     for name in sorted({f for t in lab.spec.tasks if not callable(t.solution) for f in t.solution}):
         lab.apply_docs(solution(lab, name), name, quiet=True)
+    # Each wrong answer starts from the finished reference state, as a learner's edit would.
+    assert settle.rollout(lab, timeout=120), "the reference solution did not roll out"
 
 
 @pytest.mark.timeout(600)
@@ -206,6 +223,10 @@ def restore(lab: Lab) -> None:
 def test_wrong_answer_is_caught_with_its_hint(case: Case, labs):
     lab = running(labs, case.lab)
     restore(lab)
+    if case.before is not None or case.action is not None:
+        _changed_beyond_files.add(case.lab)
+    if case.before is not None:
+        case.before(lab)
     if case.mutate is not None:
         docs = case.mutate(solution(lab, case.file))
         if case.refused:
