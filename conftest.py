@@ -50,6 +50,8 @@ def test_cluster():
         from scalelab.cluster.kwok import KwokProvider
 
         provider = KwokProvider(TEST_CLUSTER)
+        if provider.exists():  # left by an interrupted session: its kubeconfig is gone, start afresh
+            provider.down(Progress(interval=30))
         provider.up(Progress(interval=30))
         _provider = provider
     else:
