@@ -17,7 +17,7 @@ from kubernetes import client
 from scalelab import k8s
 from scalelab.checks import read
 from scalelab.checks.core import LabSpec, Task, Wrong
-from scalelab.replay import Replay, Sample
+from scalelab.replay import Replay
 from scalelab.traffic import Capacity, Profile, Score, driver_for
 from scalelab.wait import wait_for
 

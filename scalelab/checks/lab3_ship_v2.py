@@ -268,7 +268,7 @@ SPEC = LabSpec(
              ("What may the rollout take away before a replacement is ready? And how long until a stuck rollout "
               "is reported?",
               "strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}} and "
-              f"progressDeadlineSeconds: 30."), ("deployment.yaml",)),
+              "progressDeadlineSeconds: 30."), ("deployment.yaml",)),
         Task("probe", "a readiness probe", check_probe,
              ("Without a readiness probe a pod counts as ready the moment its process starts.",
               "readinessProbe: {tcpSocket: {port: http}, periodSeconds: 2} in the container."),
