@@ -163,12 +163,7 @@ def check_probe(lab: Any) -> str:
 
 
 def check_pdb(lab: Any) -> str:
-    pdbs = client.PolicyV1Api(lab.api).list_namespaced_pod_disruption_budget(lab.namespace).items
-    pdb = read.only(pdbs, "PodDisruptionBudget", lab.namespace, "Apply pdb.yaml.")
-    labels = (pdb.spec.selector.match_labels or {}) if pdb.spec.selector else {}
-    if labels != {"app": "stream-api"}:
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: spec.selector.matchLabels is {labels or 'empty'}; "
-                    "it must select the stream-api pods (app: stream-api), or it protects nothing.")
+    pdb = read.stream_api_pdb(lab)
     if pdb.spec.min_available is not None:
         allowed_down = REPLICAS - _count(pdb.spec.min_available)
         field = f"minAvailable {pdb.spec.min_available}"

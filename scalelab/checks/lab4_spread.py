@@ -99,12 +99,7 @@ def check_spread(lab: Any) -> str:
 
 
 def check_pdb(lab: Any) -> str:
-    pdbs = client.PolicyV1Api(lab.api).list_namespaced_pod_disruption_budget(lab.namespace).items
-    pdb = read.only(pdbs, "PodDisruptionBudget", lab.namespace, "Apply pdb.yaml.")
-    labels = (pdb.spec.selector.match_labels or {}) if pdb.spec.selector else {}
-    if labels != LABELS:
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: spec.selector.matchLabels is {labels or 'empty'}; "
-                    "it must select app: stream-api.")
+    pdb = read.stream_api_pdb(lab)
     if pdb.spec.min_available is not None and str(pdb.spec.min_available) in (str(REPLICAS), "100%"):
         raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: minAvailable {pdb.spec.min_available} forbids "
                     "every eviction: a drain would hang forever. Allow one pod down.")

@@ -76,3 +76,14 @@ def only(items: list[Any], kind: str, namespace: str, fix: str) -> Any:
         raise Wrong(f"namespace {namespace} has {len(items)} {kind}s ({names}); keep exactly one, so it is "
                     f"clear which one applies: `kubectl -n {namespace} delete {kind.lower()} NAME`.")
     return items[0]
+
+
+def stream_api_pdb(lab: Any) -> client.V1PodDisruptionBudget:
+    """The namespace's one PodDisruptionBudget, which must select the stream-api pods."""
+    pdbs = client.PolicyV1Api(lab.api).list_namespaced_pod_disruption_budget(lab.namespace).items
+    pdb = only(pdbs, "PodDisruptionBudget", lab.namespace, "Apply pdb.yaml.")
+    labels = (pdb.spec.selector.match_labels or {}) if pdb.spec.selector else {}
+    if labels != {"app": "stream-api"}:
+        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: spec.selector.matchLabels is {labels or 'empty'}; "
+                    "it must select the stream-api pods (app: stream-api), or it protects nothing.")
+    return pdb
