@@ -8,6 +8,7 @@ availability ever fell below the floor.
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -72,7 +73,10 @@ def ship(lab: Any, version: str, timeout: float = 90) -> dict[str, Any]:
     lowest number of ready pods seen meanwhile.
     """
     apps = client.AppsV1Api(lab.api)
-    read.deployment(lab, fix="Apply deployment.yaml first.")
+    dep = read.deployment(lab, fix="Apply deployment.yaml first.")
+    ru = dep.spec.strategy.rolling_update if dep.spec.strategy.type == "RollingUpdate" else None
+    # What the strategy allows (Recreate: every pod at once); the watch shows what really happened.
+    allowed = (dep.spec.replicas or 0) - (_count(ru.max_unavailable, round_up=False) if ru else dep.spec.replicas or 0)
     template: dict[str, Any] = {"spec": {"containers": [{"name": "stream-api",
                                                          "env": [{"name": VERSION_ENV, "value": version}]}]}}
     if version == "v3":
@@ -91,7 +95,8 @@ def ship(lab: Any, version: str, timeout: float = 90) -> dict[str, Any]:
 
         outcome = wait_for(finished, f"the {version} rollout to finish or stall", timeout,
                            fix="look at `kubectl -n lab-3 describe deployment stream-api`")
-    record = {"version": version, "lowest_ready": floor.lowest, "stalled": outcome == "stalled"}
+    record = {"version": version, "lowest_ready": floor.lowest, "allowed_floor": allowed,
+              "stalled": outcome == "stalled"}
     lab.remember(f"ship-{version}", record)
     if record["stalled"]:
         print(f'error: deployment "stream-api" exceeded its progress deadline ({version} is not rolling out)')
@@ -191,12 +196,12 @@ def check_pdb(lab: Any) -> str:
     return f"{field}: at most {allowed_down} pod down, never below {REPLICAS - allowed_down}"
 
 
-def _count(value: Any) -> int:
+def _count(value: Any, round_up: bool = True) -> int:
+    """A count or percentage of the replicas (Kubernetes rounds maxUnavailable down, PDB percentages up)."""
     text = str(value)
     if text.endswith("%"):
-        import math
-
-        return math.ceil(REPLICAS * int(text[:-1]) / 100)
+        share = REPLICAS * int(text[:-1]) / 100
+        return math.ceil(share) if round_up else math.floor(share)
     return int(text)
 
 
@@ -206,10 +211,14 @@ def check_ship(lab: Any) -> str:
         raise Wrong("v2 has not been shipped yet: run the cell with lab3.ship(lab, 'v2').")
     if record["stalled"]:
         raise Wrong("the v2 rollout stalled (ProgressDeadlineExceeded); `kubectl describe deployment` says why.")
+    again = ("Fix strategy.rollingUpdate.maxUnavailable, re-apply deployment.yaml (it is v1 again) and ship v2 "
+             "again.")
     if record["lowest_ready"] is not None and record["lowest_ready"] < FLOOR:
         raise Wrong(f"during the v2 rollout ready pods fell to {record['lowest_ready']}, below the floor of "
-                    f"{FLOOR}: requests were dropped. Fix strategy.rollingUpdate.maxUnavailable, re-apply "
-                    "deployment.yaml (it is v1 again) and ship v2 again.")
+                    f"{FLOOR}: requests were dropped. {again}")
+    if record.get("allowed_floor", FLOOR) < FLOOR:
+        raise Wrong(f"v2 was shipped with a strategy that lets ready pods fall to {record['allowed_floor']}, below "
+                    f"the floor of {FLOOR} (this time the new pods happened to be ready in time). {again}")
     return f"v2 rolled out; ready pods never fell below {record['lowest_ready']}"
 
 
