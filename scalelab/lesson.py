@@ -187,6 +187,21 @@ class Lesson:
 
         wait_for(probe, f"{count} ready pods of {deployment}", timeout)
 
+    def wait_replacement(self, victim: str, count: int, service: str = "stream-api",
+                         selector: str = "app=stream-api", timeout: float = 120) -> None:
+        """After deleting pod ``victim``: wait until ``count`` other pods are ready and behind ``service``.
+
+        The Deployment's status can still say "all ready" for a moment after a
+        pod was deleted, so this watches the pods themselves, as `kubectl get pods -w` would.
+        """
+        def replaced() -> tuple[bool, str]:
+            ready = [p.metadata.name for p in self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+                     if k8s.pod_is_ready(p)]
+            ok = len(ready) == count and victim not in ready and len(self.ready_endpoints(service)) == count
+            return ok, f"ready: {ready}"
+
+        wait_for(replaced, f"a replacement for {victim}, ready and behind the Service", timeout)
+
     def wait_for(self, probe, what: str, timeout: float = 120, interval: float = 1.0) -> str:
         return wait_for(probe, what, timeout, interval=interval)
 
