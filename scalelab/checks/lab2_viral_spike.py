@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes import client
 
 from scalelab import k8s
-from scalelab.checks import read
+from scalelab.checks import read, settle
 from scalelab.checks.core import LabSpec, Task, Wrong
 from scalelab.replay import Replay
 from scalelab.traffic import Capacity, Profile, Score, driver_for
@@ -87,8 +87,10 @@ def check_target(lab: Any) -> str:
             return False, "no conditions yet"
         return c.status == "True", f"ScalingActive={c.status} ({c.reason}: {c.message})"
 
+    # New pods need two metrics scrapes before the HPA sees their CPU: give a fresh rollout time.
+    settle.rollout(lab, timeout=60)
     try:
-        wait_for(active, "the HPA to read the pods' CPU", timeout=60)
+        wait_for(active, "the HPA to read the pods' CPU", timeout=150)
     except Exception as exc:  # noqa: BLE001 - WaitTimeout carries what it saw
         raise Wrong(f"the HPA cannot compute its metric yet: {getattr(exc, 'problem', exc)}. "
                     "`kubectl describe hpa stream-api` shows the condition; the pods need a CPU request.") from None
