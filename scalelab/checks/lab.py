@@ -22,7 +22,7 @@ import yaml
 from kubernetes import client
 
 from scalelab import k8s, paths
-from scalelab.checks.core import ERROR, PASS, LabSpec, Result, Wrong, run_check, solutions_enabled
+from scalelab.checks.core import ERROR, PASS, LabSpec, Result, run_check, solutions_enabled
 from scalelab.errors import ScaleLabError
 from scalelab.lesson import Lesson
 from scalelab.names import FIELD_MANAGER
@@ -286,4 +286,4 @@ def spec_for(number: int) -> LabSpec:
     return LABS[number]
 
 
-__all__ = ["Lab", "Wrong", "read_answer", "find_todos", "spec_for", "ERROR"]
+__all__ = ["Lab", "read_answer", "find_todos", "labs_dir", "spec_for"]

@@ -73,7 +73,7 @@ def prepare(lab: Any) -> None:
 def check_requests(lab: Any) -> str:
     o = observed()
     c = read.container(read.deployment(lab))
-    req = (c.resources.requests if c.resources else None) or {}
+    req, _ = read.requests_and_limits(c)
     cpu, mem = read.millicores(req.get("cpu")), read.mebibytes(req.get("memory"))
     where = "Deployment stream-api: containers[stream-api].resources.requests"
     if cpu is None:
@@ -97,8 +97,7 @@ def check_requests(lab: Any) -> str:
 def check_qos(lab: Any) -> str:
     dep = read.deployment(lab)
     c = read.container(dep)
-    req = (c.resources.requests if c.resources else None) or {}
-    lim = (c.resources.limits if c.resources else None) or {}
+    req, lim = read.requests_and_limits(c)
     where = "containers[stream-api].resources"
     for res in ("cpu", "memory"):
         if lim.get(res) is None:
@@ -130,7 +129,7 @@ def check_fit(lab: Any) -> str:
     pending = [p for p in pods if not p.spec.node_name and settle.unschedulable(p)]
     if pending:
         c = read.container(dep)
-        cpu = read.millicores(((c.resources.requests if c.resources else None) or {}).get("cpu")) or 0
+        cpu = read.millicores(read.requests_and_limits(c)[0].get("cpu")) or 0
         raise Wrong(f"{len(pending)} of {len(pods)} pods are Pending: they do not fit. {REPLICAS} × {cpu}m = "
                     f"{REPLICAS * cpu / 1000:g} CPU; the {POOL} pool has 4 nodes of 4 CPU. "
                     "`kubectl describe pod` shows the FailedScheduling event; lower resources.requests.cpu.")
@@ -214,7 +213,7 @@ def check_quota(lab: Any) -> str:
         raise Wrong(f"{name}.pods is {pods}: a quota that allows more than {MAX_PODS} pods does not protect the "
                     "fleet from a runaway Deployment.")
     c = read.container(read.deployment(lab))
-    req = (c.resources.requests if c.resources else None) or {}
+    req, _ = read.requests_and_limits(c)
     cpu = read.quantity(req.get("cpu")) or 0
     mem = read.quantity(req.get("memory")) or 0
     for key, per_pod, unit in (("requests.cpu", cpu, "CPU"), ("requests.memory", mem, "bytes")):

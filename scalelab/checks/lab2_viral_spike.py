@@ -33,8 +33,7 @@ TOTAL_DEMAND = sum(PROFILE.rps(m) * 60 for m in range(int(PROFILE.duration) + 1)
 
 def check_request(lab: Any) -> str:
     c = read.container(read.deployment(lab))
-    req = (c.resources.requests if c.resources else None) or {}
-    lim = (c.resources.limits if c.resources else None) or {}
+    req, lim = read.requests_and_limits(c)
     where = "Deployment stream-api: containers[stream-api].resources"
     cpu, limit = read.millicores(req.get("cpu")), read.millicores(lim.get("cpu"))
     if cpu is None:
@@ -117,9 +116,9 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
     dep_body["spec"]["replicas"] = max(2, hpa.spec.min_replicas or 1)
     k8s.apply_objects(api, [dep_body], REPLAY_NAMESPACE)
     wait_for(lambda: k8s.rollout_status(api, REPLAY_NAMESPACE, dep.metadata.name), "the replay's pods", 120)
-    c = read.container(dep)
-    cap = Capacity(cpu_request_m=read.millicores((c.resources.requests or {}).get("cpu")) or 200,
-                   cpu_limit_m=read.millicores((c.resources.limits or {}).get("cpu")) or 500)
+    req, lim = read.requests_and_limits(read.container(dep))
+    cap = Capacity(cpu_request_m=read.millicores(req.get("cpu")) or 200,
+                   cpu_limit_m=read.millicores(lim.get("cpu")) or 500)
     driver = driver_for(api, lab.lesson.provider)
     _warm_up(api, hpa, dep.metadata.name, driver, cap)
     replay = Replay(api, REPLAY_NAMESPACE, dep.metadata.name, PROFILE, driver,

@@ -61,6 +61,12 @@ def container(dep: client.V1Deployment, name: str = "stream-api") -> client.V1Co
                 "Keep the container's name as it was.")
 
 
+def requests_and_limits(c: client.V1Container) -> tuple[dict[str, str], dict[str, str]]:
+    """A container's resources.requests and resources.limits, empty where unset."""
+    res = c.resources
+    return (res.requests or {}) if res else {}, (res.limits or {}) if res else {}
+
+
 def pods(lab: Any, selector: str = "app=stream-api") -> list[client.V1Pod]:
     """The pods of ``selector`` that are not being deleted."""
     items = client.CoreV1Api(lab.api).list_namespaced_pod(lab.namespace, label_selector=selector).items
