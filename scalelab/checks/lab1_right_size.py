@@ -67,6 +67,12 @@ def prepare(lab: Any) -> None:
             "kwok.x-k8s.io/usage-cpu": f"{o['cpu_p95']}m", "kwok.x-k8s.io/usage-memory": f"{o['mem_p95']}Mi"}}})
 
 
+def top(lab: Any) -> None:
+    """`kubectl top pods`, once the metrics API has scraped the usage `prepare` gave the as-found pods."""
+    lab.lesson.wait_cpu(lambda m: m > 100, "kubectl top to show the pods' usage", pods=3, timeout=120)
+    lab.kubectl("top pods")
+
+
 # --- checks --------------------------------------------------------------------------------
 
 
