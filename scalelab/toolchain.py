@@ -93,7 +93,7 @@ def _kwok_download(binary: str) -> Download:
     )
 
 
-def _no_download(binary: str) -> None:
+def no_download(binary: str) -> None:
     """metrics-server publishes only container images, no binaries."""
     return None
 
@@ -247,21 +247,33 @@ def version_ldflags(version: str) -> str:
     return " ".join(flags)
 
 
-def _build_kubernetes(component: Component, work: Path, out: Path, progress: Progress) -> None:
+# Binaries of k8s.io/kubernetes that live outside cmd/: the e2e load target the kind lessons run.
+KUBERNETES_PACKAGES = {
+    "resource-consumer": "k8s.io/kubernetes/test/images/resource-consumer",
+    "consume-cpu": "k8s.io/kubernetes/test/images/resource-consumer/consume-cpu",
+}
+
+
+def kubernetes_package(binary: str) -> str:
+    """Go package of a binary built from the k8s.io/kubernetes module."""
+    return KUBERNETES_PACKAGES.get(binary, f"k8s.io/kubernetes/cmd/{binary}")
+
+
+def build_kubernetes(component: Component, work: Path, out: Path, progress: Progress) -> None:
     go, log = go_binary(), _log(component)
     gomod = _module_gomod(go, "k8s.io/kubernetes", component.version, work, log, progress)
     tag = staging_tag(component.version)
     replaces = {mod: tag for mod in local_replaces(gomod)}
     (work / "go.mod").write_text(wrapper_gomod("scalelab.local/kubebuild", "k8s.io/kubernetes", component.version, replaces))
-    imports = "\n".join(f'\t_ "k8s.io/kubernetes/cmd/{b}"' for b in component.binaries)
+    pkgs = [kubernetes_package(b) for b in component.binaries]
+    imports = "\n".join(f'\t_ "{p}"' for p in pkgs)
     (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n")
     run_logged([go, "mod", "tidy"], work, log, progress, "resolving Kubernetes modules")
-    pkgs = [f"k8s.io/kubernetes/cmd/{b}" for b in component.binaries]
     run_logged([go, "build", "-v", "-trimpath", "-ldflags", version_ldflags(component.version), "-o", str(out) + "/", *pkgs],
                work, log, progress, f"compiling Kubernetes {component.version}")
 
 
-def _build_etcd(component: Component, work: Path, out: Path, progress: Progress) -> None:
+def build_etcd(component: Component, work: Path, out: Path, progress: Progress) -> None:
     go, log = go_binary(), _log(component)
     gomod = _module_gomod(go, "go.etcd.io/etcd/server/v3", component.version, work, log, progress)
     replaces = {mod: component.version for mod in local_replaces(gomod)}
@@ -275,7 +287,7 @@ def _build_etcd(component: Component, work: Path, out: Path, progress: Progress)
                work, log, progress, f"compiling etcd {component.version}")
 
 
-def _go_install(packages: list[str], ldflags: str = "") -> Callable[[Component, Path, Path, Progress], None]:
+def go_install(packages: list[str], ldflags: str = "", tags: str = "") -> Callable[[Component, Path, Path, Progress], None]:
     """Modules without local replaces install straight from the proxy (``ldflags`` may name {version})."""
 
     def build(component: Component, work: Path, out: Path, progress: Progress) -> None:
@@ -283,7 +295,8 @@ def _go_install(packages: list[str], ldflags: str = "") -> Callable[[Component, 
         (work / "go.mod").write_text("module scalelab.local/install\n\ngo 1.26.0\n")
         env_bin = ["env", f"GOBIN={out}"]
         flags = ("-s -w " + ldflags.format(version=component.version)).strip()
-        run_logged([*env_bin, go, "install", "-v", "-trimpath", "-ldflags", flags,
+        tag_args = ["-tags", tags] if tags else []
+        run_logged([*env_bin, go, "install", "-v", "-trimpath", *tag_args, "-ldflags", flags,
                     *[f"{p}@{component.version}" for p in packages]],
                    work, log, progress, f"compiling {component.name} {component.version}")
 
@@ -296,13 +309,17 @@ def _log(component: Component) -> Path:
 
 KUBERNETES = Component("kubernetes", versions.KUBERNETES,
                        ("kube-apiserver", "kube-controller-manager", "kube-scheduler"),
-                       _kubernetes_download, _build_kubernetes)
-ETCD = Component("etcd", versions.ETCD, ("etcd",), _etcd_download, _build_etcd)
+                       _kubernetes_download, build_kubernetes)
+# What a kind node image needs beyond the control plane (only built for the offline kind path).
+KUBERNETES_NODE = Component("kubernetes-node", versions.KUBERNETES,
+                            ("kubelet", "kubeadm", "kubectl", "kube-proxy", "resource-consumer", "consume-cpu"),
+                            _kubernetes_download, build_kubernetes)
+ETCD = Component("etcd", versions.ETCD, ("etcd",), _etcd_download, build_etcd)
 KWOK = Component("kwok", versions.KWOK, ("kwok", "kwokctl"), _kwok_download,
-                 _go_install(["sigs.k8s.io/kwok/cmd/kwok", "sigs.k8s.io/kwok/cmd/kwokctl"]))
-METRICS_SERVER = Component("metrics-server", versions.METRICS_SERVER, ("metrics-server",), _no_download,
+                 go_install(["sigs.k8s.io/kwok/cmd/kwok", "sigs.k8s.io/kwok/cmd/kwokctl"]))
+METRICS_SERVER = Component("metrics-server", versions.METRICS_SERVER, ("metrics-server",), no_download,
                            # kwokctl reads `metrics-server --version`; unstamped it says v0.0.0-master.
-                           _go_install(["sigs.k8s.io/metrics-server/cmd/metrics-server"],
+                           go_install(["sigs.k8s.io/metrics-server/cmd/metrics-server"],
                                        "-X k8s.io/client-go/pkg/version.gitVersion={version}"))
 ALL = (KUBERNETES, ETCD, KWOK, METRICS_SERVER)
 

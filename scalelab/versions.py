@@ -27,3 +27,14 @@ PYTHON_CLIENT_MAJOR = 36
 def minor(version: str) -> int:
     """Minor number of a version such as ``v1.36.1`` (→ 36)."""
     return int(version.lstrip("v").split(".")[1])
+
+# --- the offline kind node image (tools/offline-kind), built where no image can be pulled ---
+# The same components kind v0.32.0's own node image carries, at the versions it uses,
+# plus the image tags kubeadm v1.36.1 expects (cmd/kubeadm/app/constants).
+OFFLINE_KIND_NODE_IMAGE = f"scalelab/kind-node:{KUBERNETES}"
+CONTAINERD = "v2.3.1"
+CNI_PLUGINS = "v1.9.1"
+COREDNS = "v1.14.2"
+KUBEADM_ETCD = "v3.6.8"  # kubeadm's image tag for it is 3.6.8-0
+PAUSE = "3.10.2"
+DEBIAN_SUITE = "bookworm"
