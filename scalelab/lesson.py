@@ -223,5 +223,7 @@ class Lesson:
         for view in self.views:
             view.close()
         self.views.clear()
+        if self._driver is not None:
+            self._driver.stop()
         k8s.delete_namespace(self.api, self.namespace, timeout=180)
         print(f"namespace {self.namespace} deleted")

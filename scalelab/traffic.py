@@ -22,6 +22,8 @@ are dropped. The same numbers give each pod's CPU, which a *driver* makes real:
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -199,6 +201,9 @@ class Driver(Protocol):
     def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float) -> None:
         """Make each pod in ``pods`` use ``millicores_per_pod`` CPU from now on."""
 
+    def stop(self) -> None:
+        """Stop making CPU happen (before a namespace is deleted)."""
+
 
 class EmulatedCPU:
     """kwok: write the usage annotation on each pod (a merge patch, so other annotations survive).
@@ -221,27 +226,84 @@ class EmulatedCPU:
                 if exc.status != 404:  # a pod deleted meanwhile is fine
                     raise
 
+    def stop(self) -> None:
+        """Nothing runs in the background: the annotations go with the pods."""
+
+
+def call_consumer(api: client.ApiClient, pod: client.V1Pod, endpoint: str, **query: int) -> str:
+    """POST to a resource-consumer pod's ``endpoint`` (ConsumeCPU, ConsumeMem) through the pod proxy.
+
+    ``kubectl`` equivalent: ``kubectl get --raw`` cannot POST, so this is
+    ``curl -X POST <apiserver>/api/v1/namespaces/NS/pods/POD:8080/proxy/ENDPOINT?...``.
+    """
+    path = f"/api/v1/namespaces/{pod.metadata.namespace}/pods/{pod.metadata.name}:8080/proxy/{endpoint}"
+    # An empty response map: the consumer answers plain text, not a Kubernetes object.
+    data = api.call_api(path, "POST", query_params=list(query.items()), auth_settings=["BearerToken"],
+                        response_types_map={}, _preload_content=False, _return_http_data_only=True)
+    return data.data.decode()
+
 
 class ResourceConsumerCPU:
-    """kind: ask each resource-consumer pod to burn CPU for the next ``window`` seconds."""
+    """kind: keep each resource-consumer pod burning the millicores it was last asked for.
+
+    A ConsumeCPU call starts a burner process in the pod for a few seconds, and
+    burners add up; so a background thread renews each pod's burn only when its
+    previous window has ended, never stacking them. Short windows let a new rate
+    apply within seconds. Pods that are gone (404) are dropped; :meth:`stop` ends it.
+    """
 
     IMAGE = "registry.k8s.io/e2e-test-images/resource-consumer:1.13"
 
-    def __init__(self, api: client.ApiClient, window_seconds: int = 10) -> None:
+    def __init__(self, api: client.ApiClient, window_seconds: int = 3,
+                 now: Callable[[], float] = time.monotonic, background: bool = True) -> None:
         self.api = api
         self.window = window_seconds
-
-    @staticmethod
-    def request(pod: client.V1Pod, millicores: float, seconds: int) -> tuple[str, list[tuple[str, int]]]:
-        """The API server's pod-proxy path and query that reach the consumer's ConsumeCPU handler."""
-        path = f"/api/v1/namespaces/{pod.metadata.namespace}/pods/{pod.metadata.name}:8080/proxy/ConsumeCPU"
-        return path, [("millicores", max(1, round(millicores))), ("durationSec", seconds)]
+        self.now = now
+        self.background = background
+        self.targets: dict[tuple[str, str], tuple[client.V1Pod, int]] = {}  # (ns, pod) -> (pod, millicores)
+        self.until: dict[tuple[str, str], float] = {}  # (ns, pod) -> end of the window it is burning
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float) -> None:
-        for pod in pods:
-            path, query = self.request(pod, millicores_per_pod, self.window)
-            self.api.call_api(path, "POST", query_params=query, auth_settings=["BearerToken"],
-                              _preload_content=True, _return_http_data_only=True)
+        with self._lock:
+            for pod in pods:
+                key = (pod.metadata.namespace, pod.metadata.name)
+                if millicores_per_pod < 1:
+                    self.targets.pop(key, None)
+                else:
+                    self.targets[key] = (pod, round(millicores_per_pod))
+        self.tick()
+        if self.background and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="resource-consumer-cpu", daemon=True)
+            self._thread.start()
+
+    def tick(self) -> None:
+        """Renew every pod whose window has ended."""
+        with self._lock:
+            for key, (pod, millicores) in list(self.targets.items()):
+                if self.now() < self.until.get(key, 0.0) - 0.2:
+                    continue
+                try:
+                    call_consumer(self.api, pod, "ConsumeCPU", millicores=millicores, durationSec=self.window)
+                except client.ApiException as exc:
+                    if exc.status == 404:
+                        self.targets.pop(key, None)  # the pod is gone
+                    continue  # starting or terminating: asked again on the next tick
+                except OSError:
+                    continue
+                self.until[key] = self.now() + self.window
+
+    def _run(self) -> None:
+        while not self._stopped.wait(0.5):
+            self.tick()
+
+    def stop(self) -> None:
+        """Stop renewing (running windows end by themselves within ``window`` seconds)."""
+        self._stopped.set()
+        with self._lock:
+            self.targets.clear()
 
 
 def driver_for(api: client.ApiClient, provider: str) -> Driver:

@@ -120,18 +120,21 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
     cap = Capacity(cpu_request_m=read.millicores(req.get("cpu")) or 200,
                    cpu_limit_m=read.millicores(lim.get("cpu")) or 500)
     driver = driver_for(api, lab.lesson.provider)
-    _warm_up(api, hpa, dep.metadata.name, driver, cap)
-    replay = Replay(api, REPLAY_NAMESPACE, dep.metadata.name, PROFILE, driver,
-                    capacity=cap, fast_forward=SPEED, name="your HPA")
-    # The verdict cannot change any more once too much was dropped or spent: stop early then.
-    replay.stop_when = lambda s: _settled(replay.score)
-    replay.fast_forward = SPEED  # the check's timing is the objective's: never fast-forwarded
-    if show:
-        from scalelab.viz import ScalingDashboard
+    try:
+        _warm_up(api, hpa, dep.metadata.name, driver, cap)
+        replay = Replay(api, REPLAY_NAMESPACE, dep.metadata.name, PROFILE, driver,
+                        capacity=cap, fast_forward=SPEED, name="your HPA")
+        # The verdict cannot change any more once too much was dropped or spent: stop early then.
+        replay.stop_when = lambda s: _settled(replay.score)
+        replay.fast_forward = SPEED  # the check's timing is the objective's: never fast-forwarded
+        if show:
+            from scalelab.viz import ScalingDashboard
 
-        lab.lesson.show(ScalingDashboard(replay, hpa_target=_cpu_metric(hpa).average_utilization,
-                                         title="your HPA against the viral spike"))
-    replay.run()
+            lab.lesson.show(ScalingDashboard(replay, hpa_target=_cpu_metric(hpa).average_utilization,
+                                             title="your HPA against the viral spike"))
+        replay.run()
+    finally:
+        driver.stop()  # on kind, no pod keeps burning CPU after the check
     peak = max((s.desired for s in replay.samples), default=0)
     verdict = {"dropped_percent": replay.score.dropped_requests / TOTAL_DEMAND * 100,
                "pod_minutes": replay.score.pod_minutes, "peak_replicas": peak,

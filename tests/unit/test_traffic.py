@@ -81,13 +81,44 @@ def test_fixed_schedule_loses_to_an_early_spike():
         traffic.replay_offline(early, plan, cap).dropped_requests
 
 
-def test_resource_consumer_request_goes_through_the_pod_proxy():
+class RecordingApi:
+    """Stands in for the HTTP transport: records each call, answers like the consumer (plain text)."""
+
+    def __init__(self, failing: set[str] = frozenset()) -> None:
+        self.calls: list[tuple[str, list]] = []
+        self.failing = failing
+
+    def call_api(self, path, method, query_params, response_types_map, **kwargs):
+        from kubernetes.client import ApiException
+
+        assert method == "POST" and response_types_map == {}
+        if any(name in path for name in self.failing):
+            raise ApiException(status=503, reason="Service Unavailable")
+        self.calls.append((path, query_params))
+        return type("Response", (), {"data": b"ConsumeCPU will be consumed"})()
+
+
+def test_resource_consumer_burns_one_window_at_a_time_through_the_pod_proxy():
     from kubernetes import client
 
-    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="stream-api-abc", namespace="l03"))
-    path, query = traffic.ResourceConsumerCPU.request(pod, 249.6, 10)
-    assert path == "/api/v1/namespaces/l03/pods/stream-api-abc:8080/proxy/ConsumeCPU"
-    assert query == [("millicores", 250), ("durationSec", 10)]
+    clock = [100.0]
+    api = RecordingApi(failing={"stream-api-new"})
+    driver = traffic.ResourceConsumerCPU(api, window_seconds=3, now=lambda: clock[0], background=False)
+    pods = [client.V1Pod(metadata=client.V1ObjectMeta(name=n, namespace="l03")) for n in ("stream-api-abc", "stream-api-new")]
+    driver.apply(pods, 249.6)
+    clock[0] += 1.5
+    driver.apply(pods, 400)  # mid-window: asking again now would stack a second burner
+    assert api.calls == [("/api/v1/namespaces/l03/pods/stream-api-abc:8080/proxy/ConsumeCPU",
+                          [("millicores", 250), ("durationSec", 3)])]
+    clock[0] += 1.5
+    api.failing = set()
+    driver.tick()  # the window ended: both renewed at the new rate, the pod that failed included
+    assert [q[0][1] for _, q in api.calls] == [250, 400, 400]
+    assert api.calls[-1][0].endswith("/pods/stream-api-new:8080/proxy/ConsumeCPU")
+    driver.apply(pods[:1], 0)  # no load: that pod is no longer renewed
+    clock[0] += 3
+    driver.tick()
+    assert [p for p, _ in api.calls[3:]] == ["/api/v1/namespaces/l03/pods/stream-api-new:8080/proxy/ConsumeCPU"]
 
 
 def test_short_evenings_cut_the_profile_cleanly():
