@@ -7,6 +7,7 @@ flag kind needs (``--kubelet-insecure-tls``) and waits for metrics to flow.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,17 +36,51 @@ def config_path(config: str | Path | None) -> Path:
     return path
 
 
-def create_command(cluster: str, config: Path, image: str = versions.KIND_NODE_IMAGE) -> list[str]:
-    return ["kind", "create", "cluster", "--name", cluster, "--config", str(config), "--image", image, "--wait", "180s"]
+def create_command(cluster: str, config: Path, image: str = versions.KIND_NODE_IMAGE, kind: str = "kind") -> list[str]:
+    return [kind, "create", "cluster", "--name", cluster, "--config", str(config), "--image", image, "--wait", "180s"]
 
 
-def delete_command(cluster: str) -> list[str]:
-    return ["kind", "delete", "cluster", "--name", cluster]
+def delete_command(cluster: str, kind: str = "kind") -> list[str]:
+    return [kind, "delete", "cluster", "--name", cluster]
 
 
 def start_command(cluster: str, nodes: list[str]) -> list[str]:
     """kind has no `start`; its nodes are containers that `docker start` resumes."""
     return ["docker", "start", *nodes]
+
+
+def node_image() -> str:
+    """The node image to create clusters from.
+
+    ``SCALELAB_KIND_IMAGE`` wins; then the official kindest/node image, unless it
+    is not present and the offline image (tools/offline-kind/build.py, for
+    machines that cannot reach a registry) is: then that one. Otherwise the
+    official image, which kind pulls.
+    """
+    chosen = os.environ.get("SCALELAB_KIND_IMAGE")
+    if chosen:
+        return chosen
+    if not image_present(versions.KIND_NODE_IMAGE) and image_present(versions.OFFLINE_KIND_NODE_IMAGE):
+        return versions.OFFLINE_KIND_NODE_IMAGE
+    return versions.KIND_NODE_IMAGE
+
+
+def image_present(image: str) -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
+
+
+def kind_binary() -> str:
+    """`kind` from PATH, else the one tools/offline-kind/build.py built into the cache."""
+    found = shutil.which("kind")
+    if found:
+        return found
+    cached = paths.bin_dir("kind", versions.KIND) / "kind"
+    if cached.exists():
+        return str(cached)
+    raise MissingToolError("kind is not installed.",
+                           f"go install sigs.k8s.io/kind@{versions.KIND}  (or see kind's install page)")
 
 
 def metrics_server_manifest() -> Path:
@@ -70,9 +105,7 @@ class KindProvider(Provider):
         self.config = config_path(config)
 
     def _require(self) -> None:
-        if shutil.which("kind") is None:
-            raise MissingToolError("kind is not installed.",
-                                   f"go install sigs.k8s.io/kind@{versions.KIND}  (or see kind's install page)")
+        kind_binary()
         if not docker_running():
             raise MissingToolError("The Docker engine is not running, and kind needs it.",
                                    "start Docker (Docker Desktop, or `sudo systemctl start docker`), "
@@ -83,9 +116,11 @@ class KindProvider(Provider):
                  progress)
 
     def _nodes(self) -> list[str]:
-        if shutil.which("kind") is None:
+        try:
+            kind = kind_binary()
+        except MissingToolError:
             return []
-        out = subprocess.run(["kind", "get", "nodes", "--name", self.cluster], capture_output=True, text=True)
+        out = subprocess.run([kind, "get", "nodes", "--name", self.cluster], capture_output=True, text=True)
         return out.stdout.split() if out.returncode == 0 else []
 
     def exists(self) -> bool:
@@ -100,7 +135,10 @@ class KindProvider(Provider):
 
     def create(self, progress: Progress) -> None:
         self._require()
-        self._run(create_command(self.cluster, self.config), progress)
+        image = node_image()
+        if image == versions.OFFLINE_KIND_NODE_IMAGE:
+            progress.step(f"using the offline node image {image} (built by tools/offline-kind/build.py)")
+        self._run(create_command(self.cluster, self.config, image, kind_binary()), progress)
 
     def start(self, progress: Progress) -> None:
         self._require()
@@ -108,7 +146,7 @@ class KindProvider(Provider):
 
     def delete(self, progress: Progress) -> None:
         self._require()
-        self._run(delete_command(self.cluster), progress)
+        self._run(delete_command(self.cluster, kind_binary()), progress)
 
     def expected_nodes(self) -> int:
         return node_count(self.config)

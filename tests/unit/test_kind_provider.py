@@ -59,3 +59,26 @@ def test_missing_docker_says_how_to_fall_back(monkeypatch):
     with pytest.raises(ScaleLabError) as err:
         kind.KindProvider("scalelab").create(kind.Progress(quiet=True))
     assert "--provider kwok" in err.value.fix
+
+
+@pytest.mark.parametrize("present, env, expected", [
+    ({versions.KIND_NODE_IMAGE, versions.OFFLINE_KIND_NODE_IMAGE}, None, versions.KIND_NODE_IMAGE),
+    ({versions.OFFLINE_KIND_NODE_IMAGE}, None, versions.OFFLINE_KIND_NODE_IMAGE),
+    (set(), None, versions.KIND_NODE_IMAGE),  # kind pulls the official image where a registry answers
+    ({versions.OFFLINE_KIND_NODE_IMAGE}, "example/node:v1", "example/node:v1"),
+])
+def test_node_image_prefers_the_official_one_and_falls_back_to_the_offline_build(monkeypatch, present, env, expected):
+    monkeypatch.setattr(kind, "image_present", lambda image: image in present)
+    if env:
+        monkeypatch.setenv("SCALELAB_KIND_IMAGE", env)
+    else:
+        monkeypatch.delenv("SCALELAB_KIND_IMAGE", raising=False)
+    assert kind.node_image() == expected
+
+
+def test_missing_kind_names_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(kind.shutil, "which", lambda name: None)
+    monkeypatch.setenv("SCALELAB_CACHE", str(tmp_path))
+    with pytest.raises(ScaleLabError) as err:
+        kind.kind_binary()
+    assert f"sigs.k8s.io/kind@{versions.KIND}" in err.value.fix
