@@ -1,4 +1,7 @@
-"""Shared set-up: one real kwok cluster per test session, isolated from the learner's own.
+"""Shared set-up: one real cluster per test session, isolated from the learner's own.
+
+kwok by default; ``SCALELAB_TEST_PROVIDER=kind`` runs the same tests on a kind
+cluster (real containers; see tools/offline-kind for machines without a registry).
 
 The cluster gets its own name ("scalelab-test") and its own kubeconfig file, so
 running the tests never touches a learner's ``scalelab`` cluster or
@@ -17,6 +20,7 @@ import pytest
 
 # SCALELAB_TEST_CLUSTER lets two test sessions run side by side (e.g. a browser-test session).
 TEST_CLUSTER = os.environ.get("SCALELAB_TEST_CLUSTER", "scalelab-test")
+TEST_PROVIDER = os.environ.get("SCALELAB_TEST_PROVIDER", "kwok")
 _provider = None
 
 
@@ -47,9 +51,16 @@ def test_cluster():
     from scalelab.progress import Progress
 
     if _provider is None:
-        from scalelab.cluster.kwok import KwokProvider
+        if TEST_PROVIDER == "kind":
+            from scalelab.cluster.kind import KindProvider
 
-        provider = KwokProvider(TEST_CLUSTER)
+            provider = KindProvider(TEST_CLUSTER)
+        elif TEST_PROVIDER == "kwok":
+            from scalelab.cluster.kwok import KwokProvider
+
+            provider = KwokProvider(TEST_CLUSTER)
+        else:
+            raise pytest.UsageError(f"SCALELAB_TEST_PROVIDER={TEST_PROVIDER!r}: use kwok or kind")
         if provider.exists():  # left by an interrupted session: its kubeconfig is gone, start afresh
             provider.down(Progress(interval=30))
         provider.up(Progress(interval=30))
@@ -75,7 +86,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run each notebook's second run (tests/notebooks) right after its nbval run."""
+    """Run each notebook's second run (tests/notebooks) right after its nbval run.
+
+    Tests marked ``kind`` (real containers) are deselected on a kwok session, and
+    reported as such: `make test-kind` runs them.
+    """
+    if TEST_PROVIDER != "kind":
+        kind_only = [i for i in items if i.get_closest_marker("kind")]
+        if kind_only:
+            config.hook.pytest_deselected(items=kind_only)
+            items[:] = [i for i in items if not i.get_closest_marker("kind")]
     reruns = {}
     rest = []
     for item in items:
@@ -99,7 +119,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 @pytest.fixture(scope="session")
 def cluster():
-    """The kwok provider with the test cluster up and ready."""
+    """The session's provider (kwok, or kind) with the test cluster up and ready."""
     return test_cluster()
 
 

@@ -1,0 +1,97 @@
+"""What only real containers do: CPU really burned and measured, limits that throttle, the HPA on it.
+
+Run on a kind cluster (`make test-kind`, SCALELAB_TEST_PROVIDER=kind); on the
+kwok session these tests are deselected, since kwok has no processes to measure.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+from scalelab import k8s
+from scalelab.traffic import ResourceConsumerCPU
+
+from ..cluster.helpers import eventually, fresh_namespace, running_pods
+
+pytestmark = [pytest.mark.cluster, pytest.mark.kind]
+IMAGE = ResourceConsumerCPU.IMAGE
+
+
+def consumer(name: str, cpu_request: str, cpu_limit: str, replicas: int = 1) -> dict:
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{
+                     "name": "app", "image": IMAGE, "ports": [{"containerPort": 8080}],
+                     "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 2},
+                     "resources": {"requests": {"cpu": cpu_request, "memory": "32Mi"},
+                                   "limits": {"cpu": cpu_limit, "memory": "256Mi"}}}]}}},
+    }
+
+
+def pod_millicores(api: client.ApiClient, ns: str, name: str) -> float | None:
+    """The pod's CPU from the metrics API, as `kubectl top pod` shows it (None before the first scrape)."""
+    try:
+        item = client.CustomObjectsApi(api).get_namespaced_custom_object("metrics.k8s.io", "v1beta1", ns, "pods", name)
+    except client.ApiException:
+        return None
+    return sum(k8s.cpu_millicores(c["usage"]["cpu"]) for c in item["containers"])
+
+
+@pytest.fixture
+def ready_consumer(api, request):
+    def make(name: str, cpu_request: str, cpu_limit: str) -> tuple[str, client.V1Pod]:
+        ns = fresh_namespace(api, f"kind-{name}")
+        request.addfinalizer(lambda: k8s.delete_namespace(api, ns))
+        k8s.apply_objects(api, [consumer(name, cpu_request, cpu_limit)], ns)
+        pods = eventually(lambda: [p for p in running_pods(api, ns, name)
+                                   if all(c.ready for c in p.status.container_statuses or [])],
+                          180, f"a ready {name} pod")
+        return ns, pods[0]
+    return make
+
+
+def test_burned_cpu_is_what_metrics_server_reports(api, ready_consumer):
+    ns, pod = ready_consumer("burner", "100m", "1")
+    driver = ResourceConsumerCPU(api)
+    try:
+        driver.apply([pod], 300)
+        seen = eventually(lambda: (m := pod_millicores(api, ns, pod.metadata.name)) and m > 200 and m,
+                          180, "metrics-server to report the burned CPU", interval=3)
+        assert 200 < seen < 450, f"asked for 300m, metrics-server reports {seen:.0f}m"
+    finally:
+        driver.stop()
+
+
+def test_a_cpu_limit_throttles_instead_of_killing(api, ready_consumer):
+    ns, pod = ready_consumer("throttled", "100m", "200m")
+    driver = ResourceConsumerCPU(api)
+    try:
+        driver.apply([pod], 600)
+        seen = eventually(lambda: (m := pod_millicores(api, ns, pod.metadata.name)) and m > 120 and m,
+                          180, "metrics-server to report the burn", interval=3)
+        assert seen < 260, f"a 200m limit let the pod use {seen:.0f}m"
+        status = client.CoreV1Api(api).read_namespaced_pod(pod.metadata.name, ns).status
+        assert status.container_statuses[0].restart_count == 0
+    finally:
+        driver.stop()
+
+
+def test_hpa_scales_out_on_really_burned_cpu(api, ready_consumer):
+    ns, pod = ready_consumer("autoscaled", "100m", "500m")
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "autoscaled"},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "autoscaled"},
+                    "minReplicas": 1, "maxReplicas": 4,
+                    "metrics": [{"type": "Resource", "resource": {
+                        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]}}
+    k8s.apply_objects(api, [hpa], ns)
+    driver = ResourceConsumerCPU(api)
+    apps = client.AppsV1Api(api)
+    try:
+        # 200m on a 100m request is 200 % against a 50 % target: the controller wants 4 pods.
+        driver.apply([pod], 200)
+        eventually(lambda: apps.read_namespaced_deployment("autoscaled", ns).spec.replicas >= 2, 240,
+                   "the HPA to add pods on real CPU", interval=3)
+    finally:
+        driver.stop()

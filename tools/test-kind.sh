@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The kind layer: what only real containers show (tests/kind) and the lessons whose
+# kind-only cells burn real CPU, throttle, OOMKill and roll out real pods, under nbval
+# on a kind cluster ("scalelab-kind-test", own kubeconfig, deleted at the end).
+#
+# Starts a Docker engine when none answers (tools/offline-kind/docker-up.sh). Where the
+# official kindest/node image cannot be pulled, builds the offline node image first
+# (tools/offline-kind/build.py; cached). Exit 3, with "KIND LAYER NOT RUN: <reason>"
+# as the last line, when no Docker engine can be started here.
+# Extra arguments go to pytest; KIND_LESSONS overrides the lessons run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/tools/env.sh"
+cd "$ROOT"
+if ! bash tools/offline-kind/docker-up.sh; then
+  echo "KIND LAYER NOT RUN: no Docker engine could be started on this machine (reason above)"
+  exit 3
+fi
+official=$(python -c 'from scalelab import versions; print(versions.KIND_NODE_IMAGE)')
+if ! docker image inspect "$official" >/dev/null 2>&1 && ! timeout 120 docker pull -q "$official" >/dev/null 2>&1; then
+  echo "the official node image cannot be pulled: building the offline one (tools/offline-kind/build.py)"
+  python tools/offline-kind/build.py
+fi
+export SCALELAB_TEST_PROVIDER=kind SCALELAB_TEST_CLUSTER="${SCALELAB_TEST_CLUSTER:-scalelab-kind-test}"
+lessons=${KIND_LESSONS:-"lessons/02-requests-limits-quotas.ipynb lessons/04-declarative-rollouts.ipynb"}
+# shellcheck disable=SC2086
+exec python -m pytest tests/kind $lessons "$@"
