@@ -308,6 +308,21 @@ def build_node_rootfs(base: Path, binaries: dict[str, Path], image_tars: list[Pa
     return root
 
 
+def finish_node_image(rootfs_image: str, key: str, progress: Progress) -> None:
+    image = versions.OFFLINE_KIND_NODE_IMAGE
+    if image_label(image) == key:
+        return
+    progress.step(f"docker build {image}")
+    ctx = work_dir() / "context"
+    shutil.rmtree(ctx, ignore_errors=True)
+    ctx.mkdir(parents=True)
+    (ctx / "Dockerfile").write_text("\n".join([
+        f"FROM {rootfs_image}", "ENV container=docker", "STOPSIGNAL SIGRTMIN+3",
+        'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]', f"LABEL scalelab.inputs={key}", ""]))
+    run(["docker", "build", "-q", "-t", image, str(ctx)], f"docker build {image}",
+        env={**os.environ, "DOCKER_BUILDKIT": "0"})
+
+
 def save_images(names: list[str], key: str, progress: Progress) -> list[Path]:
     out = work_dir() / f"images-{key}.tar"
     if not out.exists():
@@ -339,9 +354,10 @@ def build(progress: Progress) -> str:
     node_key = digest(base_key, image_key, *node_inputs,
                       *[binaries[b] for b in ("kubelet", "kubeadm", "kubectl", "containerd", "ptp")])
     node = build_node_rootfs(base_dir, binaries, tars, node_key, progress)
-    docker_import(node, versions.OFFLINE_KIND_NODE_IMAGE, node_key,
-                  ["ENV container=docker", "STOPSIGNAL SIGRTMIN+3",
-                   'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]'], progress)
+    rootfs_image = versions.OFFLINE_KIND_NODE_IMAGE.replace("kind-node:", "kind-node-rootfs:")
+    docker_import(node, rootfs_image, node_key, [], progress)
+    # `docker import` takes no STOPSIGNAL: a one-line build on top sets systemd's stop signal.
+    finish_node_image(rootfs_image, node_key, progress)
     progress.step(f"{versions.OFFLINE_KIND_NODE_IMAGE} ready in {time.monotonic() - started:.0f}s "
                   f"(log: {log_path()})")
     return versions.OFFLINE_KIND_NODE_IMAGE
