@@ -300,6 +300,10 @@ def build_node_rootfs(base: Path, binaries: dict[str, Path], image_tars: list[Pa
         "{\"path\": \"/kind/bin/mount-product-files.sh\"}' | jq 'del(.process.rlimits)' > /etc/containerd/cri-base.json",
         # Both pause tags exist in the preloaded images; point containerd at kubeadm's.
         f"sed -i 's#registry.k8s.io/pause:3.10\"#registry.k8s.io/pause:{versions.PAUSE}\"#' /etc/containerd/config.toml",
+        # This sandbox withholds CAP_SYS_RESOURCE, so runc cannot give a container a negative
+        # oom_score_adj (pause asks for -998): keep each at or above containerd's own, as rootless does.
+        "sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/containerd/config.toml",
+        "grep -q 'restrict_oom_score_adj = true' /etc/containerd/config.toml",
         "containerd --version && runc --version && kubelet --version",
     ]), "configure node")
     (partial / "etc" / "resolv.conf").write_text("")
