@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The kind layer: what only real containers show (tests/kind) and the lessons whose
-# kind-only cells burn real CPU, throttle, OOMKill and roll out real pods, under nbval
+# The kind layer: what only real containers show (tests/kind: burned CPU as metrics-server
+# reports it, throttling, an OOMKill, the HPA on real CPU, a rollout gated by real readiness)
 # on a kind cluster ("scalelab-kind-test", own kubeconfig, deleted at the end).
+# KIND_LESSONS="lessons/02-….ipynb …" adds lessons under nbval on the same cluster.
 #
 # Starts a Docker engine when none answers (tools/offline-kind/docker-up.sh). Where the
 # official kindest/node image cannot be pulled, builds the offline node image first
 # (tools/offline-kind/build.py; cached). Exit 3, with "KIND LAYER NOT RUN: <reason>"
 # as the last line, when no Docker engine can be started here.
-# Extra arguments go to pytest; KIND_LESSONS overrides the lessons run.
+# Extra arguments go to pytest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/tools/env.sh"
@@ -22,6 +23,6 @@ if ! docker image inspect "$official" >/dev/null 2>&1 && ! timeout 120 docker pu
   python tools/offline-kind/build.py
 fi
 export SCALELAB_TEST_PROVIDER=kind SCALELAB_TEST_CLUSTER="${SCALELAB_TEST_CLUSTER:-scalelab-kind-test}"
-lessons=${KIND_LESSONS:-"lessons/02-requests-limits-quotas.ipynb lessons/04-declarative-rollouts.ipynb"}
+lessons=${KIND_LESSONS:-}
 # shellcheck disable=SC2086
 exec python -m pytest tests/kind $lessons "$@"

@@ -1,10 +1,12 @@
-"""What only real containers do: CPU really burned and measured, limits that throttle, the HPA on it.
+"""What only real containers do: burned CPU, throttling, OOMKills, the HPA on real CPU, real readiness.
 
 Run on a kind cluster (`make test-kind`, SCALELAB_TEST_PROVIDER=kind); on the
 kwok session these tests are deselected, since kwok has no processes to measure.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from kubernetes import client
@@ -95,3 +97,51 @@ def test_hpa_scales_out_on_really_burned_cpu(api, ready_consumer):
                    "the HPA to add pods on real CPU", interval=3)
     finally:
         driver.stop()
+
+
+def test_a_memory_limit_gets_the_container_oomkilled(api):
+    """A container whose process allocates past its memory limit is killed by the kernel: OOMKilled.
+
+    The allocating process is the container's own (stress, shipped in the consumer image): on a
+    cgroup v1 host the kernel kills only the process that overflows, so a side process of a
+    long-lived server would die without the container being reported as OOMKilled.
+    """
+    ns = fresh_namespace(api, "kind-hungry")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hungry"},
+           "spec": {"restartPolicy": "Never", "containers": [{
+               "name": "app", "image": IMAGE,
+               "command": ["stress", "--vm", "1", "--vm-bytes", "400M", "--vm-hang", "0", "-t", "60"],
+               "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                             "limits": {"cpu": "200m", "memory": "128Mi"}}}]}}
+    try:
+        k8s.apply_objects(api, [pod], ns)
+        core = client.CoreV1Api(api)
+
+        def termination():
+            statuses = core.read_namespaced_pod("hungry", ns).status.container_statuses or []
+            state = statuses[0].state.terminated if statuses else None
+            return state and state.reason
+        assert eventually(termination, 120, "the container to be killed") == "OOMKilled"
+    finally:
+        k8s.delete_namespace(api, ns)
+
+
+def test_a_rolling_update_waits_for_real_readiness(api, ready_consumer):
+    """maxUnavailable 0: the old pod serves until the new one's readiness probe really passes."""
+    ns, _ = ready_consumer("rolled", "50m", "200m")
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.patch_namespaced_deployment("rolled", ns, {"spec": {
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "template": {"spec": {"containers": [{"name": "app", "env": [{"name": "VERSION", "value": "2"}],
+                                              "readinessProbe": {"tcpSocket": {"port": 8080},
+                                                                 "initialDelaySeconds": 8, "periodSeconds": 2}}]}}}})
+    lowest, started = 1, time.monotonic()
+    while not k8s.rollout_status(api, ns, "rolled")[0]:
+        ready = sum(1 for p in core.list_namespaced_pod(ns, label_selector="app=rolled").items
+                    if p.status.container_statuses and all(c.ready for c in p.status.container_statuses))
+        lowest = min(lowest, ready)
+        assert time.monotonic() - started < 180, "the rollout did not finish in 180 s"
+        time.sleep(0.5)
+    took = time.monotonic() - started
+    assert lowest >= 1, "a moment with no ready pod during a maxUnavailable=0 rollout"
+    assert took >= 8, f"the rollout finished in {took:.1f} s, before the new pod's 8 s readiness delay"
