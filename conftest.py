@@ -54,7 +54,8 @@ def test_cluster():
         if TEST_PROVIDER == "kind":
             from scalelab.cluster.kind import KindProvider
 
-            provider = KindProvider(TEST_CLUSTER)
+            # SCALELAB_TEST_KIND_CONFIG: a kind config name or file (make test-kind uses "fleet").
+            provider = KindProvider(TEST_CLUSTER, os.environ.get("SCALELAB_TEST_KIND_CONFIG"))
         elif TEST_PROVIDER == "kwok":
             from scalelab.cluster.kwok import KwokProvider
 

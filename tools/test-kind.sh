@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The kind layer: what only real containers show (tests/kind: burned CPU as metrics-server
 # reports it, throttling, an OOMKill, the HPA on real CPU, a rollout gated by real readiness)
-# on a kind cluster ("scalelab-kind-test", own kubeconfig, deleted at the end).
-# KIND_LESSONS="lessons/02-….ipynb …" adds lessons under nbval on the same cluster.
+# and lessons 02 and 04 under nbval, whose kind-only cells burn real CPU, throttle it, get a
+# container OOMKilled and roll out real pods, on a kind fleet ("scalelab-kind-test", own
+# kubeconfig, deleted at the end). KIND_LESSONS="lessons/… …" picks other lessons ("" for none).
 #
 # Starts a Docker engine when none answers (tools/offline-kind/docker-up.sh). Where the
 # official kindest/node image cannot be pulled, builds the offline node image first
@@ -23,6 +24,8 @@ if ! docker image inspect "$official" >/dev/null 2>&1 && ! timeout 120 docker pu
   python tools/offline-kind/build.py
 fi
 export SCALELAB_TEST_PROVIDER=kind SCALELAB_TEST_CLUSTER="${SCALELAB_TEST_CLUSTER:-scalelab-kind-test}"
-lessons=${KIND_LESSONS:-}
+# The fleet (a control plane and three workers in two pools): lesson 02 places work on pools.
+export SCALELAB_TEST_KIND_CONFIG="${SCALELAB_TEST_KIND_CONFIG:-fleet}"
+lessons=${KIND_LESSONS-"lessons/02-requests-limits-quotas.ipynb lessons/04-declarative-rollouts.ipynb"}
 # shellcheck disable=SC2086
 exec python -m pytest tests/kind $lessons "$@"
