@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from scalelab import toolchain, versions
 from scalelab.cluster.base import Provider
-from scalelab.cluster.kind import docker_running
+from scalelab.cluster.kind import docker_running, image_present, kind_binary, node_image
+from scalelab.errors import MissingToolError
 
 OK, FAIL, INFO = "ok", "FAIL", "info"
 
@@ -91,12 +92,22 @@ def check_docker(required: bool) -> Check:
 
 
 def check_kind(required: bool) -> Check:
-    path = shutil.which("kind")
-    if path:
-        return Check("kind", OK, path)
-    if not required:
-        return Check("kind", INFO, "not installed; not needed for the kwok provider")
-    return Check("kind", FAIL, "not on PATH", f"go install sigs.k8s.io/kind@{versions.KIND}")
+    try:
+        return Check("kind", OK, kind_binary())
+    except MissingToolError as err:
+        if not required:
+            return Check("kind", INFO, "not installed; not needed for the kwok provider")
+        return Check("kind", FAIL, "not on PATH", err.fix)
+
+
+def check_node_image() -> Check:
+    """Which node image `scalelab up --provider kind` will use, and what to do where none can be pulled."""
+    image = node_image()
+    if image_present(image):
+        offline = " (the offline build)" if image == versions.OFFLINE_KIND_NODE_IMAGE else ""
+        return Check("kind node image", OK, image + offline)
+    return Check("kind node image", INFO, f"{image} will be pulled by the first `scalelab up`; where no registry "
+                 "answers, build it offline: python tools/offline-kind/build.py")
 
 
 def check_binaries(required: bool) -> Check:
@@ -160,6 +171,8 @@ def check_ports(provider: Provider) -> Check:
 def run_checks(provider: Provider) -> list[Check]:
     kind = provider.name == "kind"
     checks = [check_python_packages(), check_kubectl(), check_docker(kind), check_kind(kind), check_binaries(not kind)]
+    if kind and docker_running():
+        checks.append(check_node_image())
     checks.extend(check_cluster(provider))
     checks.append(check_ports(provider))
     return checks

@@ -1,6 +1,8 @@
 """Doctor output names a fix for each failure; the CLI turns errors into a message and exit 1."""
 
-from scalelab import cli, doctor
+import pytest
+
+from scalelab import cli, doctor, versions
 from scalelab.errors import NoClusterError
 
 
@@ -35,3 +37,21 @@ def test_cli_reports_scalelab_errors_with_exit_1(monkeypatch, capsys):
     assert cli.main(["status"]) == 1
     err = capsys.readouterr().err
     assert "not running" in err and "Fix: scalelab up" in err
+
+
+@pytest.mark.parametrize("present, expected", [
+    (set(), "INFO"),  # nothing yet: kind pulls it, or the offline build is named as the fix
+    ({versions.OFFLINE_KIND_NODE_IMAGE}, "OK"),
+])
+def test_doctor_names_the_node_image_and_the_offline_build(monkeypatch, present, expected):
+    from scalelab.cluster import kind
+
+    monkeypatch.setattr(kind, "image_present", lambda image: image in present)
+    monkeypatch.setattr(doctor, "image_present", kind.image_present)
+    monkeypatch.delenv("SCALELAB_KIND_IMAGE", raising=False)
+    check = doctor.check_node_image()
+    assert check.status == getattr(doctor, expected)
+    if present:
+        assert versions.OFFLINE_KIND_NODE_IMAGE in check.detail and "offline" in check.detail
+    else:
+        assert "tools/offline-kind/build.py" in check.detail
