@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The kind layer: what only real containers show (tests/kind: burned CPU as metrics-server
 # reports it, throttling, an OOMKill, the HPA on real CPU, a rollout gated by real readiness)
-# and lessons 02 and 04 under nbval, whose kind-only cells burn real CPU, throttle it, get a
-# container OOMKilled and roll out real pods, on a kind fleet ("scalelab-kind-test", own
+# and lessons 02, 03 and 04 under nbval, whose kind paths burn real CPU (the HPA lesson's
+# replay included), throttle it, get a container OOMKilled and roll out real pods, on a kind
+# fleet ("scalelab-kind-test", own
 # kubeconfig, deleted at the end). KIND_LESSONS="lessons/… …" picks other lessons ("" for none).
 #
 # Starts a Docker engine when none answers (tools/offline-kind/docker-up.sh). Where the
@@ -26,6 +27,6 @@ fi
 export SCALELAB_TEST_PROVIDER=kind SCALELAB_TEST_CLUSTER="${SCALELAB_TEST_CLUSTER:-scalelab-kind-test}"
 # The fleet (a control plane and three workers in two pools): lesson 02 places work on pools.
 export SCALELAB_TEST_KIND_CONFIG="${SCALELAB_TEST_KIND_CONFIG:-fleet}"
-lessons=${KIND_LESSONS-"lessons/02-requests-limits-quotas.ipynb lessons/04-declarative-rollouts.ipynb"}
+lessons=${KIND_LESSONS-"lessons/02-requests-limits-quotas.ipynb lessons/03-horizontal-pod-autoscaling.ipynb lessons/04-declarative-rollouts.ipynb"}
 # shellcheck disable=SC2086
 exec python -m pytest tests/kind $lessons "$@"
