@@ -337,11 +337,26 @@ def save_images(names: list[str], key: str, progress: Progress) -> list[Path]:
     return [out]
 
 
+def host_tools(progress: Progress) -> None:
+    """Root, a Docker engine, gcc, and debootstrap (installed from Debian's packages if missing)."""
+    if os.geteuid() != 0:
+        raise ScaleLabError("Building the node image needs root (debootstrap, chroot, mount).",
+                            "run it as root: sudo python tools/offline-kind/build.py")
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        raise ScaleLabError("No Docker engine answers `docker info`.", "run tools/offline-kind/docker-up.sh first")
+    if shutil.which("gcc") is None:
+        raise ScaleLabError("gcc is missing (it compiles the pause process).", "apt-get install gcc libc6-dev")
+    if shutil.which("debootstrap") is None:
+        progress.step("installing Debian's debootstrap")
+        run(["apt-get", "update", "-qq"], "apt-get update")
+        run(["apt-get", "install", "-y", "-qq", "debootstrap"], "apt-get install debootstrap",
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
 def build(progress: Progress) -> str:
     started = time.monotonic()
     work_dir().mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        raise ScaleLabError("No Docker engine answers `docker info`.", "run tools/offline-kind/docker-up.sh first")
+    host_tools(progress)
     binaries = build_binaries(progress)
     base_dir = debootstrap_base(progress)
     base_key = (base_dir / ".complete").read_text()
