@@ -31,6 +31,13 @@ def cpu_millicores(quantity: str | float | None) -> float:
     return float(q) * 1000
 
 
+def pod_cpu(api: client.ApiClient, namespace: str, selector: str | None = None) -> dict[str, float]:
+    """Millicores per pod, as `kubectl top pods` shows them (metrics API; a pod not scraped yet is absent)."""
+    items = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        "metrics.k8s.io", "v1beta1", namespace, "pods", label_selector=selector)["items"]
+    return {i["metadata"]["name"]: sum(cpu_millicores(c["usage"]["cpu"]) for c in i["containers"]) for i in items}
+
+
 def pod_is_ready(pod: client.V1Pod) -> bool:
     """Running, not being deleted, and its Ready condition true: what a Service would send traffic to."""
     if pod.metadata.deletion_timestamp or pod.status.phase != "Running":

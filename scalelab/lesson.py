@@ -117,10 +117,7 @@ class Lesson:
 
     def pod_cpu(self, selector: str = "app=stream-api") -> dict[str, float]:
         """Millicores per pod, as `kubectl top pods` shows them (from the metrics API)."""
-        items = client.CustomObjectsApi(self.api).list_namespaced_custom_object(
-            "metrics.k8s.io", "v1beta1", self.namespace, "pods", label_selector=selector)["items"]
-        return {i["metadata"]["name"]: sum(k8s.cpu_millicores(c["usage"]["cpu"]) for c in i["containers"])
-                for i in items}
+        return k8s.pod_cpu(self.api, self.namespace, selector)
 
     @property
     def driver(self) -> traffic.Driver:
@@ -137,11 +134,16 @@ class Lesson:
             self.driver.apply([pod], millicores_per_pod=m)
 
     def wait_cpu(self, check: Callable[[float], bool], what: str, pods: int | None = None,
-                 selector: str = "app=stream-api", timeout: float = 90) -> None:
-        """Wait until the metrics API shows ``pods`` pods (any number if None), each passing ``check``."""
+                 selector: str = "app=stream-api", timeout: float = 90, pod: str | None = None) -> None:
+        """Wait until the metrics API shows ``pods`` pods (any number if None), each passing ``check``.
+
+        ``pod`` narrows it to that one pod, which must then be shown.
+        """
+        want = 1 if pod is not None else pods
+
         def probe() -> tuple[bool, str]:
-            cpu = self.pod_cpu(selector)
-            ok = (pods is None or len(cpu) == pods) and all(check(m) for m in cpu.values())
+            cpu = {n: m for n, m in self.pod_cpu(selector).items() if pod is None or n == pod}
+            ok = (want is None or len(cpu) == want) and all(check(m) for m in cpu.values())
             return ok, str({name: round(m) for name, m in cpu.items()})
 
         wait_for(probe, what, timeout)

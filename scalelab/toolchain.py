@@ -94,7 +94,7 @@ def _kwok_download(binary: str) -> Download:
 
 
 def no_download(binary: str) -> None:
-    """metrics-server publishes only container images, no binaries."""
+    """For components with no release binaries to fetch (metrics-server ships only images): always build."""
     return None
 
 

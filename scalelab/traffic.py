@@ -271,7 +271,7 @@ class ResourceConsumerCPU:
             for pod in pods:
                 key = (pod.metadata.namespace, pod.metadata.name)
                 if millicores_per_pod < 1:
-                    self.targets.pop(key, None)
+                    self._forget(key)
                 else:
                     self.targets[key] = (pod, round(millicores_per_pod))
         self.tick()
@@ -289,11 +289,15 @@ class ResourceConsumerCPU:
                     call_consumer(self.api, pod, "ConsumeCPU", millicores=millicores, durationSec=self.window)
                 except client.ApiException as exc:
                     if exc.status == 404:
-                        self.targets.pop(key, None)  # the pod is gone
+                        self._forget(key)  # the pod is gone
                     continue  # starting or terminating: asked again on the next tick
                 except OSError:
                     continue
                 self.until[key] = self.now() + self.window
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        self.targets.pop(key, None)
+        self.until.pop(key, None)
 
     def _run(self) -> None:
         while not self._stopped.wait(0.5):
@@ -304,6 +308,7 @@ class ResourceConsumerCPU:
         self._stopped.set()
         with self._lock:
             self.targets.clear()
+            self.until.clear()
 
 
 def driver_for(api: client.ApiClient, provider: str) -> Driver:

@@ -104,12 +104,14 @@ class KindProvider(Provider):
         super().__init__(cluster)
         self.config = config_path(config)
 
-    def _require(self) -> None:
-        kind_binary()
+    def _require(self) -> str:
+        """The kind binary, once kind and a running Docker engine are both there."""
+        kind = kind_binary()
         if not docker_running():
             raise MissingToolError("The Docker engine is not running, and kind needs it.",
                                    "start Docker (Docker Desktop, or `sudo systemctl start docker`), "
                                    "or use `scalelab up --provider kwok`")
+        return kind
 
     def _run(self, cmd: list[str], progress: Progress) -> None:
         run_tool(cmd, " ".join(cmd), "run `scalelab doctor`; if a half-created cluster is left, `scalelab down`",
@@ -134,19 +136,18 @@ class KindProvider(Provider):
         return out.returncode == 0 and all(s == "true" for s in out.stdout.split())
 
     def create(self, progress: Progress) -> None:
-        self._require()
+        kind = self._require()
         image = node_image()
         if image == versions.OFFLINE_KIND_NODE_IMAGE:
             progress.step(f"using the offline node image {image} (built by tools/offline-kind/build.py)")
-        self._run(create_command(self.cluster, self.config, image, kind_binary()), progress)
+        self._run(create_command(self.cluster, self.config, image, kind), progress)
 
     def start(self, progress: Progress) -> None:
         self._require()
         self._run(start_command(self.cluster, self._nodes()), progress)
 
     def delete(self, progress: Progress) -> None:
-        self._require()
-        self._run(delete_command(self.cluster, kind_binary()), progress)
+        self._run(delete_command(self.cluster, self._require()), progress)
 
     def expected_nodes(self) -> int:
         return node_count(self.config)

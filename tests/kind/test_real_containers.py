@@ -32,23 +32,13 @@ def consumer(name: str, cpu_request: str, cpu_limit: str, replicas: int = 1) -> 
     }
 
 
-def pod_millicores(api: client.ApiClient, ns: str, name: str) -> float | None:
-    """The pod's CPU from the metrics API, as `kubectl top pod` shows it (None before the first scrape)."""
-    try:
-        item = client.CustomObjectsApi(api).get_namespaced_custom_object("metrics.k8s.io", "v1beta1", ns, "pods", name)
-    except client.ApiException:
-        return None
-    return sum(k8s.cpu_millicores(c["usage"]["cpu"]) for c in item["containers"])
-
-
 @pytest.fixture
 def ready_consumer(api, request):
     def make(name: str, cpu_request: str, cpu_limit: str) -> tuple[str, client.V1Pod]:
         ns = fresh_namespace(api, f"kind-{name}")
         request.addfinalizer(lambda: k8s.delete_namespace(api, ns))
         k8s.apply_objects(api, [consumer(name, cpu_request, cpu_limit)], ns)
-        pods = eventually(lambda: [p for p in running_pods(api, ns, name)
-                                   if all(c.ready for c in p.status.container_statuses or [])],
+        pods = eventually(lambda: [p for p in running_pods(api, ns, name) if k8s.pod_is_ready(p)],
                           180, f"a ready {name} pod")
         return ns, pods[0]
     return make
@@ -59,10 +49,10 @@ def steady_millicores(api: client.ApiClient, ns: str, pod: client.V1Pod, millico
     driver = ResourceConsumerCPU(api)
     try:
         driver.apply([pod], millicores)
-        eventually(lambda: (pod_millicores(api, ns, pod.metadata.name) or 0) > 100, 180,
+        eventually(lambda: k8s.pod_cpu(api, ns).get(pod.metadata.name, 0) > 100, 180,
                    "metrics-server to report the burn", interval=3)
         time.sleep(25)  # two 10 s scrapes later: a steady reading, not the ramp
-        return pod_millicores(api, ns, pod.metadata.name) or 0.0
+        return k8s.pod_cpu(api, ns).get(pod.metadata.name, 0.0)
     finally:
         driver.stop()
 
