@@ -76,7 +76,7 @@ def build_binaries(progress: Progress) -> dict[str, Path]:
     for component in COMPONENTS:
         folder = toolchain.ensure(component, progress)
         found.update({b: folder / b for b in component.binaries})
-    pause = work_dir() / "pause" / "pause"
+    pause = work_dir() / f"pause-{digest(HERE / 'pause.c')}" / "pause"
     if not pause.exists():
         pause.parent.mkdir(parents=True, exist_ok=True)
         run(["gcc", "-static", "-Os", "-o", str(pause), str(HERE / "pause.c")], "compiling pause")
@@ -215,9 +215,6 @@ def build_image(image: Image, base: str, binaries: dict[str, Path], progress: Pr
     (ctx / "Dockerfile").write_text("\n".join(lines) + "\n")
     run(["docker", "build", "-q", "-t", image.name, str(ctx)], f"docker build {image.name}",
         env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    # pause is also asked for under the tag kind's containerd config names.
-    if image.name.endswith(f"/pause:{versions.PAUSE}"):
-        run(["docker", "tag", image.name, "registry.k8s.io/pause:3.10"], "docker tag pause")
 
 
 # --- the node -------------------------------------------------------------------------------
@@ -298,8 +295,9 @@ def build_node_rootfs(base: Path, binaries: dict[str, Path], image_tars: list[Pa
         # The base runtime spec kind's containerd config points at (rlimits left to the runtime).
         "ctr oci spec | jq '.hooks.createContainer[.hooks.createContainer|length] |= . + "
         "{\"path\": \"/kind/bin/mount-product-files.sh\"}' | jq 'del(.process.rlimits)' > /etc/containerd/cri-base.json",
-        # Both pause tags exist in the preloaded images; point containerd at kubeadm's.
-        f"sed -i 's#registry.k8s.io/pause:3.10\"#registry.k8s.io/pause:{versions.PAUSE}\"#' /etc/containerd/config.toml",
+        # Point containerd's sandbox image at the pause tag kubeadm expects (and the node carries).
+        f"sed -i 's#registry.k8s.io/pause:[0-9.]*\"#registry.k8s.io/pause:{versions.PAUSE}\"#' /etc/containerd/config.toml",
+        f"grep -q 'sandbox_image = \"registry.k8s.io/pause:{versions.PAUSE}\"' /etc/containerd/config.toml",
         # This sandbox withholds CAP_SYS_RESOURCE, so runc cannot give a container a negative
         # oom_score_adj (pause asks for -998): keep each at or above containerd's own, as rootless does.
         "sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/containerd/config.toml",
@@ -366,7 +364,7 @@ def build(progress: Progress) -> str:
     wanted = images()
     for image in wanted:
         build_image(image, base, binaries, progress)
-    names = [i.name for i in wanted] + ["registry.k8s.io/pause:3.10"]
+    names = [i.name for i in wanted]
     image_key = digest(*[image_label(n) for n in names])
     tars = save_images(names, image_key, progress)
     node_inputs = [HERE / f for f in ("build.py", "podnet.yaml", "storage.yaml", "scalelab-preload.service")]
