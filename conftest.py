@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 
 # SCALELAB_TEST_CLUSTER lets two test sessions run side by side (e.g. a browser-test session).
-TEST_CLUSTER = os.environ.get("SCALELAB_TEST_CLUSTER", "scalelab-test")
+# Under pytest-xdist (`-n N`) each worker gets a cluster of its own ("<name>-gw0", …): notebooks
+# drain nodes and count every pod, so two of them must never share a cluster.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_CLUSTER = os.environ.get("SCALELAB_TEST_CLUSTER", "scalelab-test") + (f"-{WORKER}" if WORKER else "")
 TEST_PROVIDER = os.environ.get("SCALELAB_TEST_PROVIDER", "kwok")
 _provider = None
 
@@ -27,8 +30,9 @@ _provider = None
 def pytest_configure(config: pytest.Config) -> None:
     # Set before anything imports the client library, so every layer (library,
     # kubectl subprocesses, notebook kernels) sees the same isolated kubeconfig.
-    if "SCALELAB_TEST_KUBECONFIG" not in os.environ:
-        folder = Path(tempfile.mkdtemp(prefix="scalelab-test-"))
+    # xdist workers inherit the controller's environment, so each makes its own file.
+    if "SCALELAB_TEST_KUBECONFIG" not in os.environ or WORKER:
+        folder = Path(tempfile.mkdtemp(prefix=f"scalelab-test-{WORKER}-" if WORKER else "scalelab-test-"))
         os.environ["SCALELAB_TEST_KUBECONFIG"] = str(folder / "kubeconfig")
     os.environ["KUBECONFIG"] = os.environ["SCALELAB_TEST_KUBECONFIG"]
     os.environ["SCALELAB_CLUSTER"] = TEST_CLUSTER
@@ -116,6 +120,28 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 ordered.append(reruns.pop(name))
     ordered.extend(reruns.values())
     items[:] = ordered
+    _group_for_xdist(ordered)
+
+
+def _group_for_xdist(items: list[pytest.Item]) -> None:
+    """Keep what must run in order on one worker (with ``--dist loadgroup``).
+
+    A notebook's cells and its second run form one group; every other test file
+    is a group of its own, except the lab mutation cases, grouped by lab so the
+    long spike replays of lab 2 spread over workers apart from the rest.
+    """
+    for item in items:
+        path = Path(str(item.fspath))
+        param = getattr(item, "callspec", None)
+        if path.suffix == ".ipynb":
+            group = path.name
+        elif item.get_closest_marker("notebook_rerun") and param is not None:
+            group = param.params["notebook"]
+        elif path.name == "test_mutations.py" and param is not None and hasattr(param.params.get("case"), "lab"):
+            group = f"mutations-lab{param.params['case'].lab}"
+        else:
+            group = str(path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

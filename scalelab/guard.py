@@ -13,6 +13,7 @@ import json
 import os
 
 from scalelab import paths
+from scalelab.filelock import held
 from scalelab.errors import ContextNotAllowedError
 
 ALLOW_ENV = "SCALELAB_ALLOW_CONTEXT"
@@ -36,12 +37,18 @@ def _save(contexts: set[str]) -> None:
     tmp.replace(_state_file())
 
 
+def _lock():
+    return held(paths.state_dir() / "contexts.lock")
+
+
 def remember(context: str) -> None:
-    _save(created_contexts() | {context})
+    with _lock():  # parallel `up`s (test workers) must not drop each other's entries
+        _save(created_contexts() | {context})
 
 
 def forget(context: str) -> None:
-    _save(created_contexts() - {context})
+    with _lock():
+        _save(created_contexts() - {context})
 
 
 def opted_in() -> set[str]:

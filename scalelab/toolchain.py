@@ -33,6 +33,7 @@ from typing import Callable
 
 from scalelab import paths, versions
 from scalelab.errors import BuildError, MissingToolError
+from scalelab.filelock import held
 from scalelab.progress import Progress
 
 DOWNLOAD_TIMEOUT = 15.0
@@ -328,6 +329,16 @@ def ensure(component: Component, progress: Progress) -> Path:
     """Return the folder of ``component``'s binaries, downloading or building them if needed."""
     if component.cached():
         return component.dir
+    # Another process (the offline kind build, a second `scalelab binaries`) may be building it now:
+    # wait for it rather than compile the same thing twice.
+    with held(component.dir.parent / f".{component.name}-{component.version}.lock"):
+        if component.cached():
+            progress.step(f"{component.name} {component.version}: built meanwhile by another process")
+            return component.dir
+        return _obtain(component, progress)
+
+
+def _obtain(component: Component, progress: Progress) -> Path:
     component.dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=component.dir.parent, prefix=f".{component.name}-") as tmp:

@@ -1,22 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite. Cluster and notebook tests start their own kwok cluster
-# ("scalelab-test") once per session; the first run builds the control-plane
-# binaries into ~/.cache/scalelab (tens of minutes cold, cached after that).
+# The whole test suite, on both providers: unit tests, the kwok layer (cluster tests, every
+# lesson and lab under nbval and a second time, the lab mutation suite, browser tests) and the
+# kind layer (tests/kind, every lesson and lab on a kind cluster), overlapped by tools/suite.py.
+# The first run builds the pinned binaries and kind's offline node image into ~/.cache/scalelab
+# (about 15 minutes on 2 cores, cached after that). Arguments go to tools/suite.py
+# (e.g. `--only kwok`, or `-- -k lesson` for pytest).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/tools/env.sh"
 cd "$ROOT"
-scalelab binaries
-# The browser tests (tests/browser, run last) drive Chromium with playwright-core from npm:
-# install it when node_modules is missing or package-lock.json changed since the last install.
-browser="$ROOT/tests/browser"
-stamp="$browser/node_modules/.installed-$(sha256sum "$browser/package-lock.json" | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-  if command -v npm >/dev/null; then
-    npm ci --prefix "$browser" --no-audit --no-fund --loglevel=error
-    touch "$stamp"
-  else
-    echo "npm not found: the browser tests will fail (install Node.js 20+, or deselect them: -m 'not browser')"
-  fi
-fi
-exec python -m pytest "$@"
+exec python tools/suite.py "$@"

@@ -1,0 +1,85 @@
+"""The suite runner (tools/suite.py): a layer that fails or does not run fails the suite."""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scalelab.filelock import held
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("suite", ROOT / "tools" / "suite.py")
+suite = importlib.util.module_from_spec(spec)
+sys.modules["suite"] = suite
+spec.loader.exec_module(suite)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALELAB_CACHE", str(tmp_path / "cache"))
+
+
+def test_pytest_closing_line_is_read_from_a_log(tmp_path):
+    log = tmp_path / "kwok.log"
+    log.write_text("collected 9 items\n...\n===== 7 passed, 1 failed, 1 error, 5 deselected in 812.31s (0:13:32) =====\n")
+    assert suite.pytest_summary(log) == "7 passed, 1 failed, 1 error, 5 deselected"
+    assert suite.counts(suite.pytest_summary(log)) == (7, 2)
+
+
+def test_a_log_without_pytest_has_no_summary(tmp_path):
+    log = tmp_path / "docker.log"
+    log.write_text("docker: engine running\n")
+    assert suite.pytest_summary(log) == ""
+
+
+def test_a_stage_after_a_failed_one_does_not_run_and_is_reported():
+    stages = [suite.Stage("build", ["false"]), suite.Stage("layer", ["true"], after=("build",)),
+              suite.Stage("other", ["true"])]
+    runner = suite.Suite(stages, deadline=60)
+    runner.run()
+    assert runner.stages["build"].state == "failed"
+    assert runner.stages["layer"].state == "not run" and runner.stages["layer"].reason == "build failed"
+    assert runner.stages["other"].state == "passed"
+
+
+def test_a_stage_past_the_deadline_is_stopped_and_fails():
+    runner = suite.Suite([suite.Stage("slow", ["sleep", "30"]), suite.Stage("next", ["true"], after=("slow",))],
+                         deadline=1)
+    started = time.monotonic()
+    runner.run()
+    assert time.monotonic() - started < 25
+    assert runner.stages["slow"].state == "failed" and runner.stages["next"].state == "not run"
+
+
+def test_skipping_the_kind_layer_needs_the_variable_and_says_so(monkeypatch, capsys):
+    monkeypatch.setenv(suite.SKIP_KIND, "no Docker on this laptop")
+    monkeypatch.setattr(sys, "argv", ["suite.py", "--only", "kind"])
+    assert suite.main() == 0
+    out = capsys.readouterr().out
+    assert "KIND LAYER SKIPPED" in out and "no Docker on this laptop" in out
+
+
+def _append_twice(path: str, lock: str, tag: str) -> None:
+    with held(Path(lock)):
+        with open(path, "a") as out:
+            out.write(f"{tag}-start\n")
+            out.flush()
+            time.sleep(0.3)
+            out.write(f"{tag}-end\n")
+
+
+def test_file_lock_keeps_two_processes_apart(tmp_path):
+    path, lock = tmp_path / "log", tmp_path / "x.lock"
+    procs = [multiprocessing.Process(target=_append_twice, args=(str(path), str(lock), t)) for t in "ab"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(10)
+    lines = path.read_text().split()
+    assert sorted(lines) == ["a-end", "a-start", "b-end", "b-start"]
+    assert lines[0].split("-")[0] == lines[1].split("-")[0]  # the first holder finished before the other began

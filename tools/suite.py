@@ -1,0 +1,221 @@
+"""The whole test suite on both providers, in as little wall time as a 2-core machine allows.
+
+The suite mostly waits on story time (replays at one story minute per 3 s, HPA
+syncs, metrics scrapes), not on CPU, so independent stages overlap:
+
+    docker    start a Docker engine (tools/offline-kind/docker-up.sh)
+    node      kind's offline node image (tools/offline-kind/build.py), once Docker answers;
+              skipped when the official kindest/node image is present or can be pulled
+    binaries  the kwok control plane (`scalelab binaries`), niced: the kind path is longer
+    npm       playwright-core for the browser tests
+    unit      unit tests
+    kwok      the kwok layer, once binaries and npm are done: cluster tests, every lesson and
+              lab under nbval and again (idempotency), the lab mutation suite, browser tests;
+              pytest-xdist workers, each with a kwok cluster of its own
+    kind      the kind layer, once the node image is there: tests/kind and every lesson and
+              lab under nbval (tools/test-kind.sh)
+
+Both layers must run. The kind layer is skipped only when a person sets
+SCALELAB_SKIP_KIND_LAYER to the reason (a machine without Docker); the summary
+says so. Each stage logs to <cache>/logs/suite/<stage>.log; stage times go to
+timings.json there (benchmarks/bench_suite.py prints them). The last line is
+"suite: N passed, N failed" over both layers; exit 1 if any stage failed or did
+not run.
+
+    python tools/suite.py [--only kwok,kind,unit] [--kwok-workers N] [-- PYTEST ARGS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scalelab import paths  # noqa: E402
+
+LAYERS = ("unit", "kwok", "kind")
+SKIP_KIND = "SCALELAB_SKIP_KIND_LAYER"
+
+
+@dataclass
+class Stage:
+    name: str
+    cmd: list[str]
+    after: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    state: str = "waiting"  # waiting, running, passed, failed, not run
+    started: float | None = None
+    ended: float | None = None
+    code: int | None = None
+    reason: str = ""
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def log(self) -> Path:
+        return log_dir() / f"{self.name}.log"
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.started is None or self.ended is None else self.ended - self.started
+
+
+def log_dir() -> Path:
+    folder = paths.logs_dir() / "suite"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Suite:
+    def __init__(self, stages: list[Stage], deadline: float) -> None:
+        self.stages = {s.name: s for s in stages}
+        self.start = time.monotonic()
+        self.deadline = deadline
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+
+    def say(self, text: str) -> None:
+        with self.lock:
+            print(f"[{time.monotonic() - self.start:6.0f}s] {text}", flush=True)
+
+    def run_stage(self, stage: Stage) -> None:
+        for dep in stage.after:
+            self.stages[dep].done.wait()
+            if self.stages[dep].state != "passed":
+                stage.state, stage.reason = "not run", f"{dep} {self.stages[dep].state}"
+                self.say(f"{stage.name}: not run ({stage.reason})")
+                stage.done.set()
+                return
+        stage.state, stage.started = "running", time.monotonic()
+        self.say(f"{stage.name}: started (log: {stage.log})")
+        with open(stage.log, "w") as log:
+            log.write(f"$ {' '.join(stage.cmd)}\n")
+            log.flush()
+            proc = subprocess.Popen(stage.cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env={**os.environ, **stage.env}, start_new_session=True)
+            self.procs[stage.name] = proc
+            stage.code = proc.wait()
+        stage.ended = time.monotonic()
+        stage.state = "passed" if stage.code == 0 else "failed"
+        summary = pytest_summary(stage.log)
+        self.say(f"{stage.name}: {stage.state} in {stage.seconds:.0f}s (exit {stage.code})"
+                 + (f" — {summary}" if summary else ""))
+        stage.done.set()
+
+    def run(self) -> None:
+        threads = [threading.Thread(target=self.run_stage, args=(s,), daemon=True) for s in self.stages.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=max(0.0, self.deadline - (time.monotonic() - self.start)))
+        if any(t.is_alive() for t in threads):
+            self.say(f"deadline of {self.deadline:.0f}s reached: stopping what still runs")
+            for name, proc in self.procs.items():
+                if proc.poll() is None:
+                    self.stages[name].reason = "stopped at the deadline"
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for t in threads:
+                t.join(timeout=60)
+            for stage in self.stages.values():
+                if stage.state in ("waiting", "running"):
+                    stage.state = "failed" if stage.state == "running" else "not run"
+                    stage.reason = stage.reason or "stopped at the deadline"
+
+
+PYTEST_LINE = re.compile(r"^=+ (.*\d+ (passed|failed|error|errors|deselected|skipped).*) in [\d.]+s")
+
+
+def pytest_summary(log: Path) -> str:
+    """pytest's closing line ("331 passed, 5 deselected"), if the stage ran pytest."""
+    found = ""
+    try:
+        for line in log.read_text(errors="replace").splitlines():
+            match = PYTEST_LINE.match(line.strip())
+            if match:
+                found = match[1]
+    except OSError:
+        return ""
+    return found
+
+
+def counts(summary: str) -> tuple[int, int]:
+    """(passed, failed + errors) in one pytest closing line."""
+    numbers = dict((word, int(n)) for n, word in re.findall(r"(\d+) (passed|failed|errors?)", summary))
+    return numbers.get("passed", 0), numbers.get("failed", 0) + numbers.get("error", 0) + numbers.get("errors", 0)
+
+
+def stages(only: set[str], kwok_workers: int, extra: list[str]) -> list[Stage]:
+    py = sys.executable
+    out: list[Stage] = []
+    if "unit" in only:
+        out.append(Stage("unit", [py, "-m", "pytest", "-p", "no:cacheprovider", "tests/unit", *extra]))
+    if "kwok" in only:
+        out += [
+            Stage("binaries", ["nice", "-n", "5", py, "-m", "scalelab.cli", "binaries"]),
+            Stage("npm", ["npm", "ci", "--prefix", "tests/browser", "--no-audit", "--no-fund", "--loglevel=error"]),
+            Stage("kwok", [py, "-m", "pytest", "-p", "no:cacheprovider", "--ignore=tests/unit", "--ignore=tests/kind",
+                           "-n", str(kwok_workers), "--dist", "loadgroup", *extra], after=("binaries", "npm")),
+        ]
+    if "kind" in only:
+        out.append(Stage("docker", ["bash", "tools/offline-kind/docker-up.sh"]))
+        out.append(Stage("node", ["bash", "tools/offline-kind/node-image.sh"], after=("docker",)))
+        # test-kind.sh checks Docker and the image again: both are quick no-ops by then.
+        out.append(Stage("kind", ["bash", "tools/test-kind.sh", *extra], after=("node",)))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(LAYERS), help="layers to run: unit,kwok,kind")
+    parser.add_argument("--kwok-workers", type=int, default=int(os.environ.get("SCALELAB_KWOK_WORKERS", "4")))
+    parser.add_argument("--deadline", type=float, default=float(os.environ.get("SCALELAB_SUITE_DEADLINE", "5100")),
+                        help="seconds after which running stages are stopped and count as failed")
+    parser.add_argument("pytest_args", nargs="*", help="after --: extra pytest arguments for every layer")
+    args = parser.parse_args()
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = only - set(LAYERS)
+    if unknown:
+        parser.error(f"unknown layer(s) {', '.join(sorted(unknown))}; use {', '.join(LAYERS)}")
+    skip_reason = os.environ.get(SKIP_KIND, "").strip()
+    if "kind" in only and skip_reason:
+        only.discard("kind")
+    suite = Suite(stages(only, args.kwok_workers, args.pytest_args), args.deadline)
+    suite.say(f"suite: layers {', '.join(sorted(only))}; logs in {log_dir()}")
+    suite.run()
+
+    passed = failed = 0
+    print("\n=== suite summary ===")
+    for stage in suite.stages.values():
+        summary = pytest_summary(stage.log) if stage.started else ""
+        p, f = counts(summary)
+        passed, failed = passed + p, failed + f
+        took = f"{stage.seconds:.0f}s" if stage.seconds is not None else "-"
+        print(f"{stage.name:9} {stage.state:8} {took:>6}  {summary or stage.reason}")
+    bad = [s for s in suite.stages.values() if s.state != "passed"]
+    for stage in bad:
+        if stage.started:
+            print(f"\n--- last lines of {stage.log}")
+            print("\n".join(stage.log.read_text(errors="replace").splitlines()[-80:]))
+    if skip_reason and "kind" in args.only:
+        print(f"KIND LAYER SKIPPED: {SKIP_KIND}={skip_reason!r} was set by hand")
+    timings = {s.name: {"state": s.state, "seconds": s.seconds,
+                        "start": None if s.started is None else s.started - suite.start} for s in suite.stages.values()}
+    timings["total"] = {"seconds": time.monotonic() - suite.start}
+    (log_dir() / "timings.json").write_text(json.dumps(timings, indent=2))
+    total_failed = failed + sum(1 for s in bad if counts(pytest_summary(s.log) if s.started else "")[1] == 0)
+    print(f"suite: {passed} passed, {total_failed} failed")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
