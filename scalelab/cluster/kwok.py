@@ -27,6 +27,7 @@ from kubernetes import client
 from scalelab import k8s, kube, paths, toolchain
 from scalelab.cluster.base import Provider, run_tool
 from scalelab.errors import MissingToolError, ScaleLabError
+from scalelab.filelock import held
 from scalelab.progress import Progress
 from scalelab.wait import wait_for
 
@@ -194,8 +195,11 @@ class KwokProvider(Provider):
         config_file = self.workdir / f"{self.cluster}.kwokctl.yaml"
         config_file.write_text(yaml.safe_dump_all(kwokctl_config(binaries, kubectl, self._metrics_server_manifests())))
         try:
-            self._kwokctl("create", "cluster", "--name", self.cluster, "--config", str(config_file),
-                          "--kubeconfig", str(kube.kubeconfig_path()), progress=progress)
+            # kwokctl picks free ports, then starts the components on them: two creates at once
+            # (parallel test workers) could pick the same port, so they take turns.
+            with held(self.workdir / "create.lock"):
+                self._kwokctl("create", "cluster", "--name", self.cluster, "--config", str(config_file),
+                              "--kubeconfig", str(kube.kubeconfig_path()), progress=progress)
         except ScaleLabError:
             self._kwokctl("delete", "cluster", "--name", self.cluster, "--kubeconfig", str(kube.kubeconfig_path()),
                           check=False)  # leave nothing half-created behind
