@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,15 @@ class KwokProvider(Provider):
                         ports[int(port["port"])] = f"{comp.get('name')} of the stopped cluster '{self.cluster}'"
         return ports
 
+    def _ports_listening(self) -> tuple[bool, str]:
+        waiting = []
+        for port, what in self.required_ports().items():
+            with socket.socket() as probe:
+                probe.settimeout(1)
+                if probe.connect_ex(("127.0.0.1", port)) != 0:
+                    waiting.append(f"{port} ({what.split(' of ')[0]})")
+        return not waiting, "not yet listening: " + ", ".join(waiting) if waiting else "all listening"
+
     def dead_components(self) -> list[str]:
         """Components whose process has exited (each with the last lines of its log)."""
         dead = []
@@ -197,9 +207,12 @@ class KwokProvider(Provider):
         try:
             # kwokctl picks free ports, then starts the components on them: two creates at once
             # (parallel test workers) could pick the same port, so they take turns.
+            # Some components (kwok's own server) bind after kwokctl returns: hold the turn until all listen.
             with held(self.workdir / "create.lock"):
                 self._kwokctl("create", "cluster", "--name", self.cluster, "--config", str(config_file),
                               "--kubeconfig", str(kube.kubeconfig_path()), progress=progress)
+                wait_for(self._ports_listening, f"the components of '{self.cluster}' to listen on their ports", 90,
+                         progress, fix=f"read the logs in {self.cluster_dir / 'logs'}")
         except ScaleLabError:
             self._kwokctl("delete", "cluster", "--name", self.cluster, "--kubeconfig", str(kube.kubeconfig_path()),
                           check=False)  # leave nothing half-created behind
