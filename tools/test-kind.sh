@@ -25,8 +25,6 @@ if ! docker image inspect "$official" >/dev/null 2>&1 && ! timeout 120 docker pu
   python tools/offline-kind/build.py
 fi
 export SCALELAB_TEST_PROVIDER=kind SCALELAB_TEST_CLUSTER="${SCALELAB_TEST_CLUSTER:-scalelab-kind-test}"
-# The fleet (a control plane and three workers in two pools): lesson 02 places work on pools.
-export SCALELAB_TEST_KIND_CONFIG="${SCALELAB_TEST_KIND_CONFIG:-fleet}"
 lessons=${KIND_LESSONS-"lessons/02-requests-limits-quotas.ipynb lessons/03-horizontal-pod-autoscaling.ipynb lessons/04-declarative-rollouts.ipynb"}
 # shellcheck disable=SC2086
 exec python -m pytest tests/kind $lessons "$@"
