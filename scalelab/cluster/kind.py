@@ -85,6 +85,15 @@ def kind_binary() -> str:
                            f"go install sigs.k8s.io/kind@{versions.KIND}  (or see kind's install page)")
 
 
+def kind_available() -> bool:
+    """Whether :func:`kind_binary` finds kind (the provider choice and the doctor agree on it)."""
+    try:
+        kind_binary()
+    except MissingToolError:
+        return False
+    return True
+
+
 def metrics_server_manifest() -> Path:
     return paths.project_root() / "manifests" / "cluster" / "metrics-server-kind.yaml"
 

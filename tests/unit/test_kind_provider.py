@@ -97,3 +97,27 @@ def test_missing_kind_names_the_install_command(monkeypatch, tmp_path):
     with pytest.raises(ScaleLabError) as err:
         kind.kind_binary()
     assert f"sigs.k8s.io/kind@{versions.KIND}" in err.value.fix
+
+
+def test_auto_picks_kind_from_the_cache_as_the_doctor_does(monkeypatch, tmp_path):
+    from scalelab import paths
+    from scalelab.cluster import select
+
+    monkeypatch.setattr(kind.shutil, "which", lambda name: None)  # kind is not on PATH
+    monkeypatch.setenv("SCALELAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(kind, "docker_running", lambda: True)
+    monkeypatch.setattr(select, "provider_by_name", lambda name, *a: _Named(name))
+    assert select.choose_provider("auto").name == "kwok"  # no kind anywhere
+    cached = paths.bin_dir("kind", versions.KIND) / "kind"
+    cached.parent.mkdir(parents=True)
+    cached.write_text("")
+    assert kind.kind_binary() == str(cached)
+    assert select.choose_provider("auto").name == "kind"
+
+
+class _Named:
+    def __init__(self, name):
+        self.name = name
+
+    def exists(self):
+        return False
