@@ -2,9 +2,7 @@
 
 import json
 import re
-from pathlib import Path
 
-import pytest
 import yaml
 
 from scalelab import doctor, needs, paths
