@@ -34,18 +34,19 @@ from scalelab.wait import wait_for
 
 # Seconds between HPA evaluations (default 15s): fast enough to watch during a lesson.
 HPA_SYNC_PERIOD = "5s"
-FLEETS = {"default": "kwok-fleet.yaml", "fleet": "kwok-fleet.yaml"}
+# The same names as kind's CONFIGS: "default" (alias "fleet") runs every lesson and lab.
+FLEETS = {"default": "kwok-fleet.yaml", "fleet": "kwok-fleet.yaml", "one-node": "kwok-one-node.yaml"}
 
 
 def fleet_path(config: str | Path | None) -> Path:
-    """The fleet (Node objects) to create: a name ('default', 'fleet') or a YAML file of Nodes."""
+    """The fleet (Node objects) to create: a name ('default', 'fleet', 'one-node') or a YAML file of Nodes."""
     name = "default" if config is None else str(config)
     if name in FLEETS:
         return paths.project_root() / "manifests" / "cluster" / FLEETS[name]
     path = Path(name)
     if not path.is_file():
         raise ScaleLabError(f"kwok fleet file '{config}' not found.",
-                            f"pass 'default' or the path of a YAML file of Node objects (see {FLEETS['default']})")
+                            f"pass one of {', '.join(FLEETS)} or the path of a YAML file of Node objects (see {FLEETS['default']})")
     return path
 
 
