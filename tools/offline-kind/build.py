@@ -67,8 +67,7 @@ CNI = toolchain.Component(
                           for p in ("ipam/host-local", "main/loopback", "main/ptp", "meta/portmap")]))
 COREDNS = toolchain.Component("coredns", versions.COREDNS, ("coredns",), toolchain.no_download,
                               toolchain.go_install(["github.com/coredns/coredns"]))
-KUBEADM_ETCD = toolchain.Component("etcd", versions.KUBEADM_ETCD, ("etcd",), toolchain.no_download, toolchain.build_etcd)
-COMPONENTS = (toolchain.KUBERNETES, toolchain.KUBERNETES_NODE, KUBEADM_ETCD, COREDNS, CONTAINERD, CNI, KIND,
+COMPONENTS = (toolchain.KUBERNETES, toolchain.KUBERNETES_NODE, toolchain.ETCD, COREDNS, CONTAINERD, CNI, KIND,
               toolchain.METRICS_SERVER)
 
 
