@@ -120,28 +120,21 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 ordered.append(reruns.pop(name))
     ordered.extend(reruns.values())
     items[:] = ordered
-    _group_for_xdist(ordered)
 
 
-def _group_for_xdist(items: list[pytest.Item]) -> None:
-    """Keep what must run in order on one worker (with ``--dist loadgroup``).
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under ``-n N --dist loadscope``: schedule by :func:`tests.groups.group_of` (a notebook with its second run)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
 
-    A notebook's cells and its second run form one group; every other test file
-    is a group of its own, except the lab mutation cases, grouped by lab so the
-    long spike replays of lab 2 spread over workers apart from the rest.
-    """
-    for item in items:
-        path = Path(str(item.fspath))
-        param = getattr(item, "callspec", None)
-        if path.suffix == ".ipynb":
-            group = path.name
-        elif item.get_closest_marker("notebook_rerun") and param is not None:
-            group = param.params["notebook"]
-        elif path.name == "test_mutations.py" and param is not None and hasattr(param.params.get("case"), "lab"):
-            group = f"mutations-lab{param.params['case'].lab}"
-        else:
-            group = str(path)
-        item.add_marker(pytest.mark.xdist_group(group))
+    from tests.groups import group_of
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return ByGroup(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -164,7 +164,7 @@ def stages(only: set[str], kwok_workers: int, extra: list[str]) -> list[Stage]:
             Stage("binaries", ["nice", "-n", "5", py, "-m", "scalelab.cli", "binaries"]),
             Stage("npm", ["npm", "ci", "--prefix", "tests/browser", "--no-audit", "--no-fund", "--loglevel=error"]),
             Stage("kwok", [py, "-m", "pytest", "-p", "no:cacheprovider", "--ignore=tests/unit", "--ignore=tests/kind",
-                           "-n", str(kwok_workers), "--dist", "loadgroup", *extra], after=("binaries", "npm")),
+                           "-n", str(kwok_workers), "--dist", "loadscope", *extra], after=("binaries", "npm")),
         ]
     if "kind" in only:
         out.append(Stage("docker", ["bash", "tools/offline-kind/docker-up.sh"]))

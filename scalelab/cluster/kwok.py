@@ -27,7 +27,7 @@ from kubernetes import client
 
 from scalelab import k8s, kube, paths, toolchain
 from scalelab.cluster.base import Provider, run_tool
-from scalelab.errors import MissingToolError, ScaleLabError
+from scalelab.errors import MissingToolError, ScaleLabError, WaitTimeout
 from scalelab.filelock import held
 from scalelab.progress import Progress
 from scalelab.wait import wait_for
@@ -212,8 +212,10 @@ class KwokProvider(Provider):
             with held(self.workdir / "create.lock"):
                 self._kwokctl("create", "cluster", "--name", self.cluster, "--config", str(config_file),
                               "--kubeconfig", str(kube.kubeconfig_path()), progress=progress)
-                wait_for(self._ports_listening, f"the components of '{self.cluster}' to listen on their ports", 90,
-                         progress, fix=f"read the logs in {self.cluster_dir / 'logs'}")
+                try:
+                    wait_for(self._ports_listening, f"the components of '{self.cluster}' to listen", 120, progress)
+                except WaitTimeout:
+                    pass  # only a matter of taking turns: `up` then waits for a cluster that works, or says why not
         except ScaleLabError:
             self._kwokctl("delete", "cluster", "--name", self.cluster, "--kubeconfig", str(kube.kubeconfig_path()),
                           check=False)  # leave nothing half-created behind

@@ -83,3 +83,18 @@ def test_file_lock_keeps_two_processes_apart(tmp_path):
     lines = path.read_text().split()
     assert sorted(lines) == ["a-end", "a-start", "b-end", "b-start"]
     assert lines[0].split("-")[0] == lines[1].split("-")[0]  # the first holder finished before the other began
+
+
+def test_a_notebook_its_second_run_and_each_labs_mutations_are_scheduled_together():
+    from tests.groups import group_of
+
+    assert group_of("lessons/03-horizontal-pod-autoscaling.ipynb::Cell 7") == "03-horizontal-pod-autoscaling"
+    assert group_of("tests/notebooks/test_rerun.py::test_lesson_runs_again_and_cleans_up["
+                    "03-horizontal-pod-autoscaling.ipynb]") == "03-horizontal-pod-autoscaling"
+    assert group_of("labs/02-viral-spike/lab-02-viral-spike.ipynb::Cell 3") == "lab-02-viral-spike"
+    assert group_of("tests/notebooks/test_rerun.py::test_lesson_runs_again_and_cleans_up["
+                    "lab-02-viral-spike.ipynb]") == "lab-02-viral-spike"
+    assert group_of("tests/labs/test_mutations.py::test_wrong_answer_is_caught_with_its_hint[lab2-no-request]") \
+        == group_of("tests/labs/test_mutations.py::test_wrong_answer_is_caught_with_its_hint[lab2-max-too-low]") \
+        != group_of("tests/labs/test_mutations.py::test_wrong_answer_is_caught_with_its_hint[lab3-no-probe]")
+    assert group_of("tests/cluster/test_resources.py::test_limitrange") == "tests/cluster/test_resources.py"
