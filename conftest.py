@@ -58,7 +58,7 @@ def test_cluster():
         if TEST_PROVIDER == "kind":
             from scalelab.cluster.kind import KindProvider
 
-            # SCALELAB_TEST_KIND_CONFIG: a kind config name or file (make test-kind uses "fleet").
+            # SCALELAB_TEST_KIND_CONFIG: a kind config name or file (default: the learner's, kind-configs/default.yaml).
             provider = KindProvider(TEST_CLUSTER, os.environ.get("SCALELAB_TEST_KIND_CONFIG"))
         elif TEST_PROVIDER == "kwok":
             from scalelab.cluster.kwok import KwokProvider

@@ -23,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
 
     up = add("up", "Create or reuse the tutorial cluster and wait until the lessons can run.")
     up.add_argument("--config", default=None,
-                    help="'default' (1 node on kind), 'fleet' (several pools/zones), or a config file path")
+                    help="'default' (the fleet: on-prem and cloud pools in three zones; every lesson and lab runs "
+                         "there), 'one-node' (for tiny laptops), or a config file path")
     up.add_argument("--timeout", type=float, default=600, help="seconds to wait for readiness (default 600)")
     add("down", "Delete the tutorial cluster.")
     add("status", "Show provider, context, version, nodes, metrics API and tutorial namespaces.")

@@ -14,7 +14,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 
-from scalelab import toolchain, versions
+from scalelab import needs, toolchain, versions
 from scalelab.cluster.base import Provider
 from scalelab.cluster.kind import docker_running, image_present, kind_binary, node_image
 from scalelab.errors import MissingToolError
@@ -146,6 +146,14 @@ def check_cluster(provider: Provider) -> tuple[Check, Check]:
     return cluster, metrics
 
 
+def check_shape(shape: needs.ClusterShape, provider: str) -> Check:
+    """Pools, zones, nodes and free CPU against what every lesson and lab needs (scalelab.needs.NEEDS)."""
+    problems, fix = needs.check_all(shape, provider)
+    if problems:
+        return Check("cluster shape", FAIL, f"{'; '.join(problems)}; this cluster has {shape.describe()}", fix)
+    return Check("cluster shape", OK, f"{shape.describe()}: every lesson and lab fits")
+
+
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -173,7 +181,10 @@ def run_checks(provider: Provider) -> list[Check]:
     checks = [check_python_packages(), check_kubectl(), check_docker(kind), check_kind(kind), check_binaries(not kind)]
     if kind and docker_running():
         checks.append(check_node_image())
-    checks.extend(check_cluster(provider))
+    cluster, metrics = check_cluster(provider)
+    checks.extend((cluster, metrics))
+    if cluster.status == OK:
+        checks.append(check_shape(needs.read_shape(provider.api()), provider.name))
     checks.append(check_ports(provider))
     return checks
 

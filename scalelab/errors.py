@@ -38,3 +38,24 @@ class BuildError(ScaleLabError):
 
 class WaitTimeout(ScaleLabError):
     """A wait ran out of time; the message says what was awaited and what was seen."""
+
+
+class ClusterShapeError(ScaleLabError):
+    """The cluster answers but lacks what a notebook needs (a pool, zones, nodes, free CPU).
+
+    Raised by the first cell of a lesson or lab, before anything is created, so a
+    too-small cluster is named up front instead of as a timeout or a wrong answer
+    halfway through. One line (problem, then the fix), and no traceback in
+    Jupyter: the learner did nothing wrong, and the stack would only hide the fix.
+    """
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem, fix)
+        self.args = (f"{problem} Fix: {fix}",)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython prints these lines instead of the traceback."""
+        return [f"{type(self).__name__}: {self}"]

@@ -1,7 +1,8 @@
 """What the first cell of every lesson and lab needs: a cluster check, a namespace, kubectl.
 
 ``Lesson.start("lesson-01")`` checks the cluster is up (and is one Scale Lab
-made), creates the lesson's own namespace, and returns an object whose methods
+made) and has what the lesson needs (its entry in :data:`scalelab.needs.NEEDS`:
+pools, zones, nodes, free CPU), creates the lesson's own namespace, and returns an object whose methods
 mirror what the learner would type: :meth:`Lesson.apply` is ``kubectl apply``,
 :meth:`Lesson.kubectl` runs the real kubectl against the tutorial context and
 prints its output. :meth:`Lesson.cleanup` deletes the namespace and waits, so
@@ -19,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from kubernetes import client
 
-from scalelab import k8s, kube, paths, traffic
+from scalelab import k8s, kube, needs, paths, traffic
 from scalelab.cluster import provider_of_context
 from scalelab.errors import MetricsUnavailableError, NoClusterError, ScaleLabError
 from scalelab.wait import wait_for
@@ -35,9 +36,15 @@ class Lesson:
     _driver: traffic.Driver | None = None
 
     @classmethod
-    def start(cls, namespace: str, need_metrics: bool = True) -> "Lesson":
-        """Connect to the tutorial cluster and (re)create this lesson's namespace."""
+    def start(cls, namespace: str, need_metrics: bool = True, need: needs.Needs | None = None) -> "Lesson":
+        """Connect to the tutorial cluster, check it can run this notebook, and (re)create its namespace.
+
+        ``need`` defaults to the namespace's entry in :data:`scalelab.needs.NEEDS`;
+        a cluster without it raises :class:`~scalelab.errors.ClusterShapeError`
+        before anything is created.
+        """
         lesson = cls.attach(namespace, need_metrics)
+        lesson.check_shape(need or needs.NEEDS.get(namespace))
         k8s.delete_namespace(lesson.api, namespace)  # a clean start, even after an interrupted run
         k8s.ensure_namespace(lesson.api, namespace)
         return lesson
@@ -61,6 +68,15 @@ class Lesson:
                                               "run `scalelab up` (it installs metrics-server and waits for it)")
         return cls(namespace=namespace, context=context or "", api=api,
                    provider=provider_of_context(context) or "other")
+
+    def check_shape(self, need: needs.Needs | None) -> None:
+        """Raise ClusterShapeError, in one line with its fix, if the cluster cannot give ``need``."""
+        if need is None:
+            return
+        shape = needs.read_shape(self.api, skip_namespaces=[self.namespace])
+        error = needs.check(need, shape, self.provider)
+        if error is not None:
+            raise error
 
     @property
     def on_kind(self) -> bool:

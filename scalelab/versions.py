@@ -9,7 +9,8 @@ proxy serves its source. PyPI has no kubectl 1.36.1 wheel, so kubectl is
 from __future__ import annotations
 
 KUBERNETES = "v1.36.1"
-ETCD = "v3.6.16"
+# kubeadm v1.36.1's own etcd (its image tag is 3.6.8-0): one build serves kwok and the kind node.
+ETCD = "v3.6.8"
 KWOK = "v0.8.0"
 METRICS_SERVER = "v0.8.0"
 KIND = "v0.32.0"
@@ -35,6 +36,6 @@ OFFLINE_KIND_NODE_IMAGE = f"scalelab/kind-node:{KUBERNETES}"
 CONTAINERD = "v2.3.1"
 CNI_PLUGINS = "v1.9.1"
 COREDNS = "v1.14.2"
-KUBEADM_ETCD = "v3.6.8"  # kubeadm's image tag for it is 3.6.8-0
+KUBEADM_ETCD = ETCD  # kubeadm's image tag for it is 3.6.8-0
 PAUSE = "3.10.2"
 DEBIAN_SUITE = "bookworm"

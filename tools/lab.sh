@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything a learner needs, in one command: environment, cluster, JupyterLab on the lessons.
+# Extra arguments go to `jupyter lab` (tools/jupyter-lab.sh, which also handles running as root).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/tools/env.sh"
 scalelab up --provider "${SCALELAB_PROVIDER:-auto}"
-cd "$ROOT"
-exec jupyter lab --notebook-dir="$ROOT" "lessons/"
+exec bash "$ROOT/tools/jupyter-lab.sh" "$@"

@@ -1,7 +1,8 @@
 """What a lab notebook talks to: start, apply the learner's files, check, hint, solve, reset.
 
-``Lab.start(1)`` checks the cluster (through :class:`~scalelab.lesson.Lesson`),
-gives the lab a fresh namespace ``lab-1`` with its starting state, and shows
+``Lab.start(1)`` checks the cluster (through :class:`~scalelab.lesson.Lesson`,
+which also checks it has what lab 1 needs: its ``lab-1`` entry in
+:data:`scalelab.needs.NEEDS`), gives the lab a fresh namespace ``lab-1`` with its starting state, and shows
 the task board. :meth:`Lab.apply` is ``kubectl apply --server-side`` on a file
 of the lab's folder, all or nothing: the whole file is validated by the API
 server first (a dry run with strict field validation, so a typo in a field name

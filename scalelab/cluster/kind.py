@@ -20,11 +20,13 @@ from scalelab.cluster.base import Provider, run_tool
 from scalelab.errors import MissingToolError, ScaleLabError
 from scalelab.progress import Progress
 
-CONFIGS = {"default": "default.yaml", "fleet": "fleet.yaml"}
+# The same names as kwok's FLEETS: "default" is the fleet every lesson and lab runs on
+# ("fleet" is another name for it), "one-node" the smallest cluster, for tiny laptops.
+CONFIGS = {"default": "default.yaml", "fleet": "default.yaml", "one-node": "one-node.yaml"}
 
 
 def config_path(config: str | Path | None) -> Path:
-    """A kind config: a name from kind-configs/ (default, fleet) or a file path."""
+    """A kind config: a name from kind-configs/ (default, fleet, one-node) or a file path."""
     if config is None:
         config = "default"
     if str(config) in CONFIGS:
@@ -81,6 +83,15 @@ def kind_binary() -> str:
         return str(cached)
     raise MissingToolError("kind is not installed.",
                            f"go install sigs.k8s.io/kind@{versions.KIND}  (or see kind's install page)")
+
+
+def kind_available() -> bool:
+    """Whether :func:`kind_binary` finds kind (the provider choice and the doctor agree on it)."""
+    try:
+        kind_binary()
+    except MissingToolError:
+        return False
+    return True
 
 
 def metrics_server_manifest() -> Path:

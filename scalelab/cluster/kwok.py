@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -27,23 +28,25 @@ from kubernetes import client
 from scalelab import k8s, kube, paths, toolchain
 from scalelab.cluster.base import Provider, run_tool
 from scalelab.errors import MissingToolError, ScaleLabError
+from scalelab.filelock import held
 from scalelab.progress import Progress
 from scalelab.wait import wait_for
 
 # Seconds between HPA evaluations (default 15s): fast enough to watch during a lesson.
 HPA_SYNC_PERIOD = "5s"
-FLEETS = {"default": "kwok-fleet.yaml", "fleet": "kwok-fleet.yaml"}
+# The same names as kind's CONFIGS: "default" (alias "fleet") runs every lesson and lab.
+FLEETS = {"default": "kwok-fleet.yaml", "fleet": "kwok-fleet.yaml", "one-node": "kwok-one-node.yaml"}
 
 
 def fleet_path(config: str | Path | None) -> Path:
-    """The fleet (Node objects) to create: a name ('default', 'fleet') or a YAML file of Nodes."""
+    """The fleet (Node objects) to create: a name ('default', 'fleet', 'one-node') or a YAML file of Nodes."""
     name = "default" if config is None else str(config)
     if name in FLEETS:
         return paths.project_root() / "manifests" / "cluster" / FLEETS[name]
     path = Path(name)
     if not path.is_file():
         raise ScaleLabError(f"kwok fleet file '{config}' not found.",
-                            f"pass 'default' or the path of a YAML file of Node objects (see {FLEETS['default']})")
+                            f"pass one of {', '.join(FLEETS)} or the path of a YAML file of Node objects (see {FLEETS['default']})")
     return path
 
 
@@ -149,6 +152,15 @@ class KwokProvider(Provider):
                         ports[int(port["port"])] = f"{comp.get('name')} of the stopped cluster '{self.cluster}'"
         return ports
 
+    def _ports_listening(self) -> tuple[bool, str]:
+        waiting = []
+        for port, what in self.required_ports().items():
+            with socket.socket() as probe:
+                probe.settimeout(1)
+                if probe.connect_ex(("127.0.0.1", port)) != 0:
+                    waiting.append(f"{port} ({what.split(' of ')[0]})")
+        return not waiting, "not yet listening: " + ", ".join(waiting) if waiting else "all listening"
+
     def dead_components(self) -> list[str]:
         """Components whose process has exited (each with the last lines of its log)."""
         dead = []
@@ -194,8 +206,14 @@ class KwokProvider(Provider):
         config_file = self.workdir / f"{self.cluster}.kwokctl.yaml"
         config_file.write_text(yaml.safe_dump_all(kwokctl_config(binaries, kubectl, self._metrics_server_manifests())))
         try:
-            self._kwokctl("create", "cluster", "--name", self.cluster, "--config", str(config_file),
-                          "--kubeconfig", str(kube.kubeconfig_path()), progress=progress)
+            # kwokctl picks free ports, then starts the components on them: two creates at once
+            # (parallel test workers) could pick the same port, so they take turns.
+            # Some components (kwok's own server) bind after kwokctl returns: hold the turn until all listen.
+            with held(self.workdir / "create.lock"):
+                self._kwokctl("create", "cluster", "--name", self.cluster, "--config", str(config_file),
+                              "--kubeconfig", str(kube.kubeconfig_path()), progress=progress)
+                wait_for(self._ports_listening, f"the components of '{self.cluster}' to listen on their ports", 90,
+                         progress, fix=f"read the logs in {self.cluster_dir / 'logs'}")
         except ScaleLabError:
             self._kwokctl("delete", "cluster", "--name", self.cluster, "--kubeconfig", str(kube.kubeconfig_path()),
                           check=False)  # leave nothing half-created behind

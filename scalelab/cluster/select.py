@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from scalelab.cluster.base import Provider
@@ -26,15 +25,19 @@ def provider_by_name(name: str, cluster: str | None = None, config: str | Path |
 
 
 def choose_provider(preference: str = "auto", cluster: str | None = None, config: str | Path | None = None) -> Provider:
-    """``auto`` reuses an existing tutorial cluster, else prefers kind when Docker and kind are there."""
+    """``auto`` reuses an existing tutorial cluster, else prefers kind when Docker and kind are there.
+
+    kind counts as there wherever ``scalelab doctor`` finds it: on PATH or in the
+    cache (tools/offline-kind/build.py puts it there), both through ``kind_binary``.
+    """
     if preference != "auto":
         return provider_by_name(preference, cluster, config)
-    from scalelab.cluster.kind import docker_running
+    from scalelab.cluster.kind import docker_running, kind_available
 
     kwok = provider_by_name("kwok", cluster, config)
     if kwok.exists():
         return kwok
-    if shutil.which("kind") and docker_running():
+    if kind_available() and docker_running():
         return provider_by_name("kind", cluster, config)
     return kwok
 

@@ -6,9 +6,10 @@ import pytest
 import yaml
 from kubernetes import client
 
-from scalelab import doctor, guard, kube
+from scalelab import doctor, guard, kube, needs
 from scalelab.cluster.kwok import KwokProvider
-from scalelab.errors import ContextNotAllowedError
+from scalelab.errors import ClusterShapeError, ContextNotAllowedError
+from scalelab.lesson import Lesson
 from scalelab.progress import Progress
 
 pytestmark = pytest.mark.cluster
@@ -50,13 +51,28 @@ def test_up_twice_is_a_no_op(cluster):
     assert kube.current_context() == cluster.context  # kubectl in another shell sees the tutorial cluster
 
 
-def test_doctor_reports_a_stopped_cluster_with_the_fix(cluster):
+def test_every_notebook_fits_the_default_fleet_and_a_missing_pool_stops_the_first_cell(api, cluster):
+    shape = needs.read_shape(api)
+    assert needs.check_all(shape, cluster.name) == ([], "")
+    gpu = needs.Needs("shape-test", pools=("gpu",), why="it trains a model")
+    with pytest.raises(ClusterShapeError) as err:
+        Lesson.start("shape-test", need=gpu)
+    assert str(err.value).startswith("shape test needs the gpu pool (it trains a model); this cluster has "
+                                     f"{len(shape.schedulable)} schedulable nodes (pools cloud, onprem;")
+    assert "shape-test" not in [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
+
+
+def test_doctor_reports_a_one_node_cluster_and_a_stopped_one_with_the_fix(cluster):
     # A second, throwaway cluster: stopping the shared one would disturb the other tests.
-    other = KwokProvider(cluster.cluster + "-stopped")
+    other = KwokProvider(cluster.cluster + "-stopped", "one-node")
     quiet = Progress(quiet=True)
     other.up(quiet)
     try:
-        assert {c.name: c for c in doctor.run_checks(other)}["cluster"].status == doctor.OK
+        checks = {c.name: c for c in doctor.run_checks(other)}
+        assert checks["cluster"].status == doctor.OK
+        assert checks["cluster shape"].status == doctor.FAIL
+        assert "lab 4 needs the onprem and cloud pools, 2 zones and 2 schedulable nodes" in checks["cluster shape"].detail
+        assert checks["cluster shape"].fix.startswith("`scalelab down && scalelab up --provider kwok`")
         other.stop(quiet)
         assert other.exists() and not other.running()
         checks = {c.name: c for c in doctor.run_checks(other)}

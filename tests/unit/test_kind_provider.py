@@ -9,7 +9,7 @@ from scalelab.errors import ScaleLabError
 
 
 def test_create_command_pins_the_node_image_and_config():
-    cfg = kind.config_path("fleet")
+    cfg = kind.config_path("default")
     assert kind.create_command("scalelab", cfg) == [
         "kind", "create", "cluster", "--name", "scalelab", "--config", str(cfg),
         "--image", versions.KIND_NODE_IMAGE, "--wait", "180s"]
@@ -23,10 +23,10 @@ def test_delete_and_start_commands():
 def test_unknown_config_names_the_choices():
     with pytest.raises(ScaleLabError) as err:
         kind.config_path("flet")
-    assert "default" in err.value.fix and "fleet" in err.value.fix
+    assert "default" in err.value.fix and "one-node" in err.value.fix
 
 
-@pytest.mark.parametrize("name,nodes", [("default", 1), ("fleet", 4)])
+@pytest.mark.parametrize("name,nodes", [("default", 4), ("fleet", 4), ("one-node", 1)])
 def test_configs_have_fast_hpa_and_expected_nodes(name, nodes):
     path = kind.config_path(name)
     config = yaml.safe_load(path.read_text())
@@ -37,11 +37,26 @@ def test_configs_have_fast_hpa_and_expected_nodes(name, nodes):
     assert args["horizontal-pod-autoscaler-sync-period"] == "5s"
 
 
-def test_fleet_workers_span_pools_and_zones():
-    config = yaml.safe_load(kind.config_path("fleet").read_text())
+def test_the_default_is_the_fleet_whose_workers_span_pools_and_zones():
+    assert kind.config_path(None) == kind.config_path("default") == kind.config_path("fleet")
+    config = yaml.safe_load(kind.config_path(None).read_text())
     workers = [n["labels"] for n in config["nodes"] if n["role"] == "worker"]
     assert {w["scalelab.dev/pool"] for w in workers} == {"onprem", "cloud"}
     assert len({w["topology.kubernetes.io/zone"] for w in workers}) == 3
+
+
+def test_kind_and_kwok_know_the_same_config_names():
+    from scalelab.cluster import kwok
+
+    assert set(kind.CONFIGS) == set(kwok.FLEETS) == {"default", "fleet", "one-node"}
+
+
+def test_every_config_comments_each_field_for_learners():
+    for name in set(kind.CONFIGS.values()):
+        text = (kind.config_path(None).parent / name).read_text()
+        for field in ("kind:", "nodes:", "role:", "labels:", "kubeadmConfigPatches:"):
+            line = next(i for i, l in enumerate(text.splitlines()) if l.strip().startswith(("- " + field, field)))
+            assert text.splitlines()[line - 1].strip().startswith("#"), f"{name}: {field} has no comment above it"
 
 
 def test_metrics_server_manifest_has_the_flag_kind_needs():
@@ -82,3 +97,27 @@ def test_missing_kind_names_the_install_command(monkeypatch, tmp_path):
     with pytest.raises(ScaleLabError) as err:
         kind.kind_binary()
     assert f"sigs.k8s.io/kind@{versions.KIND}" in err.value.fix
+
+
+def test_auto_picks_kind_from_the_cache_as_the_doctor_does(monkeypatch, tmp_path):
+    from scalelab import paths
+    from scalelab.cluster import select
+
+    monkeypatch.setattr(kind.shutil, "which", lambda name: None)  # kind is not on PATH
+    monkeypatch.setenv("SCALELAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(kind, "docker_running", lambda: True)
+    monkeypatch.setattr(select, "provider_by_name", lambda name, *a: _Named(name))
+    assert select.choose_provider("auto").name == "kwok"  # no kind anywhere
+    cached = paths.bin_dir("kind", versions.KIND) / "kind"
+    cached.parent.mkdir(parents=True)
+    cached.write_text("")
+    assert kind.kind_binary() == str(cached)
+    assert select.choose_provider("auto").name == "kind"
+
+
+class _Named:
+    def __init__(self, name):
+        self.name = name
+
+    def exists(self):
+        return False

@@ -54,6 +54,13 @@ def test_fleet_has_pools_zones_and_the_metrics_path_annotation():
         assert int(n["status"]["allocatable"]["cpu"]) >= 4
 
 
+def test_one_node_fleet_is_one_node_without_pools_the_labs_need():
+    provider = kwok.KwokProvider("x", "one-node")
+    nodes = [d for d in kwok.k8s.load_manifests(provider.fleet) if d["kind"] == "Node"]
+    assert provider.expected_nodes() == len(nodes) == 1
+    assert nodes[0]["metadata"]["labels"]["scalelab.dev/pool"] == "laptop"
+
+
 def test_unknown_fleet_file_is_named_in_the_error():
     with pytest.raises(ScaleLabError) as err:
         kwok.fleet_path("no-such-fleet.yaml")

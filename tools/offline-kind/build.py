@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +67,7 @@ CNI = toolchain.Component(
                           for p in ("ipam/host-local", "main/loopback", "main/ptp", "meta/portmap")]))
 COREDNS = toolchain.Component("coredns", versions.COREDNS, ("coredns",), toolchain.no_download,
                               toolchain.go_install(["github.com/coredns/coredns"]))
-KUBEADM_ETCD = toolchain.Component("etcd", versions.KUBEADM_ETCD, ("etcd",), toolchain.no_download, toolchain.build_etcd)
-COMPONENTS = (toolchain.KUBERNETES, toolchain.KUBERNETES_NODE, KUBEADM_ETCD, COREDNS, CONTAINERD, CNI, KIND,
+COMPONENTS = (toolchain.KUBERNETES, toolchain.KUBERNETES_NODE, toolchain.ETCD, COREDNS, CONTAINERD, CNI, KIND,
               toolchain.METRICS_SERVER)
 
 
@@ -355,8 +355,11 @@ def build(progress: Progress) -> str:
     started = time.monotonic()
     work_dir().mkdir(parents=True, exist_ok=True)
     host_tools(progress)
-    binaries = build_binaries(progress)
-    base_dir = debootstrap_base(progress)
+    # debootstrap waits on the network and the disk, the Go builds on the CPU: run them side by side.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        base_job = pool.submit(debootstrap_base, progress)
+        binaries = build_binaries(progress)
+        base_dir = base_job.result()
     base_key = (base_dir / ".complete").read_text()
     base = base_image_name(base_key)
     docker_import(base_dir, base, base_key, ["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
