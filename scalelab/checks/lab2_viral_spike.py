@@ -41,8 +41,8 @@ def check_request(lab: Any) -> str:
                     "without one it cannot compute anything (FailedGetResourceMetric: missing request for cpu).")
     if limit is None:
         raise Wrong(f"{where}.limits.cpu is not set; the replay needs to know how much a pod can serve at most.")
-    if not 100 <= cpu <= 400:
-        raise Wrong(f"{where}.requests.cpu is {cpu}m; the stream API uses about 150m at ease. Use 100m–400m.")
+    if not 50 <= cpu <= 200:
+        raise Wrong(f"{where}.requests.cpu is {cpu}m; the stream API uses about 75m at ease. Use 50m–200m.")
     return f"requests {cpu}m CPU, limit {limit}m"
 
 
@@ -117,8 +117,9 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
     k8s.apply_objects(api, [dep_body], REPLAY_NAMESPACE)
     wait_for(lambda: k8s.rollout_status(api, REPLAY_NAMESPACE, dep.metadata.name), "the replay's pods", 120)
     req, lim = read.requests_and_limits(read.container(dep))
-    cap = Capacity(cpu_request_m=read.millicores(req.get("cpu")) or 200,
-                   cpu_limit_m=read.millicores(lim.get("cpu")) or 500)
+    default = Capacity()  # the cost per request; the learner's request and limit decide the rest
+    cap = Capacity(cpu_request_m=read.millicores(req.get("cpu")) or default.cpu_request_m,
+                   cpu_limit_m=read.millicores(lim.get("cpu")) or default.cpu_limit_m)
     driver = driver_for(api, lab.lesson.provider)
     try:
         _warm_up(api, hpa, dep.metadata.name, driver, cap)
@@ -218,7 +219,7 @@ SPEC = LabSpec(
     tasks=(
         Task("request", "a CPU request the HPA can measure against", check_request,
              ("An HPA's CPU utilisation is usage divided by the pod's CPU request.",
-              "deployment.yaml: resources.requests.cpu: 200m and resources.limits.cpu: 500m."),
+              "deployment.yaml: resources.requests.cpu: 100m and resources.limits.cpu: 250m."),
              ("deployment.yaml",)),
         Task("target", "an HPA on the stream API's CPU", check_target,
              ("scaleTargetRef names what to scale; metrics says what to watch, as a percentage of the CPU request.",

@@ -43,17 +43,31 @@ def test_viral_ramp_climbs_monotonically():
 
 
 def test_capacity_serves_up_to_the_limit_and_drops_the_rest():
-    cap = Capacity(cpu_per_request_m=2, cpu_limit_m=500, cpu_request_m=200)
+    cap = Capacity(cpu_per_request_m=1, cpu_limit_m=250, cpu_request_m=100)
     assert cap.max_rps_per_pod == 250
     assert cap.served(600, 2) == 500 and cap.dropped(600, 2) == 100
     assert cap.dropped(400, 2) == 0
-    assert cap.cpu_per_pod_m(400, 2) == 400  # 200 rps each at 2m per request
-    assert cap.utilization(400, 2) == 200.0  # of a 200m request
+    assert cap.cpu_per_pod_m(400, 2) == 200  # 200 rps each at 1m per request
+    assert cap.utilization(400, 2) == 200.0  # of a 100m request
+    assert cap.total_cpu_m(600, 2) == 500  # what both pods burn together: the served requests only
     assert cap.cpu_per_pod_m(100, 0) == 0 and cap.dropped(100, 0) == 100
 
 
+def test_the_default_model_is_the_lessons_story_at_half_the_millicores():
+    """Halving the cost per request, the request and the limit together changes no requests/s figure,
+    no utilisation percentage, hence no replica count, dropped request or pod-minute of the story."""
+    cap, before = Capacity(), Capacity(cpu_per_request_m=2, cpu_limit_m=500, cpu_request_m=200)
+    assert (cap.cpu_per_request_m, cap.cpu_request_m, cap.cpu_limit_m) == (1, 100, 250)
+    assert (cap.rps_at_request, cap.max_rps_per_pod) == (before.rps_at_request, before.max_rps_per_pod) == (100, 250)
+    for demand, ready in [(150, 2), (1000, 4), (1000, 13), (1200, 20)]:
+        assert cap.utilization(demand, ready) == before.utilization(demand, ready)
+        assert cap.dropped(demand, ready) == before.dropped(demand, ready)
+        assert cap.pods_needed(demand) == before.pods_needed(demand)
+        assert cap.cpu_per_pod_m(demand, ready) == before.cpu_per_pod_m(demand, ready) / 2
+
+
 def test_pods_needed_keeps_every_pod_within_its_request():
-    cap = Capacity(cpu_per_request_m=2, cpu_limit_m=500, cpu_request_m=200)
+    cap = Capacity(cpu_per_request_m=1, cpu_limit_m=250, cpu_request_m=100)
     assert cap.rps_at_request == 100
     assert cap.pods_needed(0) == 1
     assert cap.pods_needed(100) == 1
@@ -61,7 +75,7 @@ def test_pods_needed_keeps_every_pod_within_its_request():
 
 
 def test_score_counts_drops_and_overprovisioning():
-    cap = Capacity(cpu_per_request_m=2, cpu_limit_m=500)
+    cap = Capacity(cpu_per_request_m=1, cpu_limit_m=250)
     score = traffic.Score("s")
     score.add(demand_rps=600, pods=2, ready=2, minutes=1, capacity=cap)  # 100 rps dropped for 60 s
     score.add(demand_rps=100, pods=5, ready=5, minutes=2, capacity=cap)  # 4 pods too many for 2 min
