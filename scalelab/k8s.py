@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import yaml
 from kubernetes import client, dynamic
 
+from scalelab.errors import ScaleLabError
 from scalelab.wait import wait_for
 
 from scalelab.names import FIELD_MANAGER, POOL_LABEL, TUTORIAL_LABEL
@@ -36,6 +37,28 @@ def pod_cpu(api: client.ApiClient, namespace: str, selector: str | None = None) 
     items = client.CustomObjectsApi(api).list_namespaced_custom_object(
         "metrics.k8s.io", "v1beta1", namespace, "pods", label_selector=selector)["items"]
     return {i["metadata"]["name"]: sum(cpu_millicores(c["usage"]["cpu"]) for c in i["containers"]) for i in items}
+
+
+def memory_mebibytes(quantity: str | None) -> float:
+    """A memory quantity in MiB: '96Mi' → 96, '102400Ki' → 100, '1Gi' → 1024, '1048576' → 1, None → 0."""
+    if not quantity:
+        return 0.0
+    q = str(quantity)
+    binary = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40}
+    decimal = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    if q[-2:] in binary:
+        return float(q[:-2]) * binary[q[-2:]] / 2 ** 20
+    if q[-1] in decimal:
+        return float(q[:-1]) * decimal[q[-1]] / 2 ** 20
+    return float(q) / 2 ** 20
+
+
+def pod_memory(api: client.ApiClient, namespace: str, selector: str | None = None) -> dict[str, float]:
+    """MiB per pod (working set), as `kubectl top pods` shows them (a pod not scraped yet is absent)."""
+    items = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        "metrics.k8s.io", "v1beta1", namespace, "pods", label_selector=selector)["items"]
+    return {i["metadata"]["name"]: sum(memory_mebibytes(c["usage"]["memory"]) for c in i["containers"])
+            for i in items}
 
 
 def pod_is_ready(pod: client.V1Pod) -> bool:
@@ -185,21 +208,75 @@ def cordon(api: client.ApiClient, node: str, unschedulable: bool = True) -> None
     client.CoreV1Api(api).patch_node(node, {"spec": {"unschedulable": unschedulable}})
 
 
-def drain(api: client.ApiClient, node: str, timeout: float = 180) -> list[str]:
+CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"  # a static pod: the kubelet runs it from a file, not the API
+SYSTEM_NAMESPACE = "kube-system"
+
+
+def is_control_plane(node: client.V1Node) -> bool:
+    return any(label in (node.metadata.labels or {}) for label in CONTROL_PLANE_LABELS)
+
+
+def _owner_kinds(pod: client.V1Pod) -> list[str]:
+    return [o.kind for o in (pod.metadata.owner_references or []) if o.controller]
+
+
+def _is_daemon_or_static(pod: client.V1Pod) -> bool:
+    return MIRROR_ANNOTATION in (pod.metadata.annotations or {}) or "DaemonSet" in _owner_kinds(pod)
+
+
+def drain_plan(pods: Iterable[client.V1Pod], delete_emptydir_data: bool = False) -> tuple[list[client.V1Pod], list[str]]:
+    """What `kubectl drain NODE --ignore-daemonsets` does with the pods on a node: (pods it evicts, refusals).
+
+    Like kubectl: static (mirror) pods and DaemonSet pods stay; a pod no
+    controller would recreate, or one with emptyDir data, is refused (kubectl
+    needs --force or --delete-emptydir-data), and then nothing is evicted at all.
+    """
+    evict: list[client.V1Pod] = []
+    refused: list[str] = []
+    for pod in pods:
+        if pod.metadata.deletion_timestamp or _is_daemon_or_static(pod):
+            continue
+        name = f"{pod.metadata.namespace}/{pod.metadata.name}"
+        finished = (pod.status.phase if pod.status else None) in ("Succeeded", "Failed")
+        if not finished and not _owner_kinds(pod):
+            refused.append(f"{name} declares no controller (kubectl drain needs --force)")
+        elif not finished and not delete_emptydir_data and any(
+                v.empty_dir is not None for v in (pod.spec.volumes or [])):
+            refused.append(f"{name} has local storage, an emptyDir (kubectl drain needs --delete-emptydir-data)")
+        else:
+            evict.append(pod)
+    return evict, refused
+
+
+class DrainRefused(ScaleLabError):
+    """`kubectl drain` would refuse this node: some pod would be lost, not moved."""
+
+
+def drain(api: client.ApiClient, node: str, timeout: float = 180, delete_emptydir_data: bool = False) -> list[str]:
     """`kubectl drain NODE --ignore-daemonsets`: cordon, then evict every pod, respecting PodDisruptionBudgets.
 
-    An eviction that would break a PodDisruptionBudget is refused (HTTP 429);
-    like kubectl we retry until the budget allows it (the controller has started
-    a replacement elsewhere) or ``timeout`` runs out. Returns the evicted pods.
+    Only what that command evicts (:func:`drain_plan`); if it would refuse a pod,
+    :class:`DrainRefused` is raised before anything changes. An eviction that
+    would break a PodDisruptionBudget is refused (HTTP 429); like kubectl we
+    retry until the budget allows it (the controller has started a replacement
+    elsewhere) or ``timeout`` runs out. Returns the evicted pods.
     """
     core = client.CoreV1Api(api)
+
+    def on_node() -> tuple[list[client.V1Pod], list[str]]:
+        return drain_plan(core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items,
+                          delete_emptydir_data)
+
+    _, refused = on_node()
+    if refused:
+        raise DrainRefused(f"`kubectl drain {node} --ignore-daemonsets` would refuse: {'; '.join(refused)}.",
+                           "drain another node (a worker that runs no cluster add-ons), or move those pods first")
     cordon(api, node)
     deadline = time.monotonic() + timeout
     evicted: list[str] = []
     while True:
-        pods = [p for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
-                if not p.metadata.deletion_timestamp
-                and not any(o.kind == "DaemonSet" for o in (p.metadata.owner_references or []))]
+        pods, _ = on_node()
         if not pods:
             return evicted
         for pod in pods:
@@ -217,13 +294,61 @@ def drain(api: client.ApiClient, node: str, timeout: float = 180) -> list[str]:
         time.sleep(1)
 
 
-def busiest_node(api: client.ApiClient, namespace: str, selector: str, pool: str | None = None) -> str:
-    """The node running most pods of ``selector`` (preferring nodes of ``pool``): what maintenance would hurt most."""
-    core = client.CoreV1Api(api)
-    on_node = Counter(p.spec.node_name for p in core.list_namespaced_pod(namespace, label_selector=selector).items
-                      if p.spec.node_name and not p.metadata.deletion_timestamp)
-    if not on_node:
+def why_not_drain(node: client.V1Node, pods_on_node: Sequence[client.V1Pod], nodes: Sequence[client.V1Node]) -> str | None:
+    """Why maintenance should not take ``node`` now (None: it may).
+
+    Never a control-plane node; never a node running the cluster's own services
+    (static control-plane pods, CoreDNS, metrics-server: pods of kube-system that
+    are not per-node DaemonSet pods), nor one `kubectl drain` would refuse; and
+    never the last schedulable node of its pool, whose pods would have nowhere to go.
+    """
+    if is_control_plane(node):
+        return "control plane"
+    system = sorted(p.metadata.name for p in pods_on_node if p.metadata.namespace == SYSTEM_NAMESPACE
+                    and not p.metadata.deletion_timestamp and "DaemonSet" not in _owner_kinds(p))
+    if system:
+        return f"runs the cluster's own {', '.join(system)}"
+    _, refused = drain_plan(pods_on_node)
+    if refused:
+        return refused[0]
+    pool = (node.metadata.labels or {}).get(POOL_LABEL)
+    others = [n for n in nodes if n.metadata.name != node.metadata.name and not n.spec.unschedulable
+              and not is_control_plane(n) and (n.metadata.labels or {}).get(POOL_LABEL) == pool]
+    if not others:
+        return f"the only schedulable node of pool {pool or '(none)'}"
+    return None
+
+
+def choose_node_to_drain(nodes: Sequence[client.V1Node], pods: Sequence[client.V1Pod], namespace: str,
+                         selector: dict[str, str], pool: str | None = None) -> str:
+    """The node maintenance would hurt most: most pods matching ``selector`` in ``namespace`` (nodes of
+    ``pool`` first), among those :func:`why_not_drain` allows. Ties go to the first name in order."""
+    by_node: dict[str, list[client.V1Pod]] = {}
+    for p in pods:
+        if p.spec.node_name:
+            by_node.setdefault(p.spec.node_name, []).append(p)
+    ours = Counter(p.spec.node_name for p in pods if p.spec.node_name and p.metadata.namespace == namespace
+                   and not p.metadata.deletion_timestamp
+                   and all((p.metadata.labels or {}).get(k) == v for k, v in selector.items()))
+    if not ours:
         raise ValueError(f"no scheduled pods match {selector} in {namespace}")
-    pools = {n.metadata.name: (n.metadata.labels or {}).get(POOL_LABEL) for n in core.list_node().items}
-    preferred = [n for n in on_node if pools.get(n) == pool] or list(on_node)
-    return max(preferred, key=lambda n: on_node[n])
+    reasons = {n.metadata.name: why_not_drain(n, by_node.get(n.metadata.name, []), nodes)
+               for n in nodes if n.metadata.name in ours}
+    allowed = sorted(name for name, why in reasons.items() if why is None)
+    if not allowed:
+        listed = "; ".join(f"{name}: {why}" for name, why in sorted(reasons.items()))
+        raise DrainRefused(f"no node running these pods can be drained safely ({listed}).",
+                           "scale the Deployment up so its pods reach more workers, or use the default fleet "
+                           "(`scalelab up`)")
+    pools = {n.metadata.name: (n.metadata.labels or {}).get(POOL_LABEL) for n in nodes}
+    preferred = [n for n in allowed if pools.get(n) == pool] or allowed
+    return min(preferred, key=lambda n: (-ours[n], n))
+
+
+def busiest_node(api: client.ApiClient, namespace: str, selector: str, pool: str | None = None) -> str:
+    """The node running most pods of ``selector`` (preferring nodes of ``pool``) that may be drained safely:
+    what maintenance would hurt most (see :func:`choose_node_to_drain`)."""
+    core = client.CoreV1Api(api)
+    labels = dict(term.split("=", 1) for term in selector.split(","))
+    return choose_node_to_drain(core.list_node().items, core.list_pod_for_all_namespaces().items,
+                                namespace, labels, pool)

@@ -13,11 +13,19 @@ to its CPU limit serves at most ``limit / cost`` requests per second; the rest
 are dropped. The same numbers give each pod's CPU, which a *driver* makes real:
 
 - :class:`EmulatedCPU` (kwok): sets each ready pod's ``kwok.x-k8s.io/usage-cpu``
-  annotation; kwok reports it to metrics-server like a kubelet would.
+  (and ``kwok.x-k8s.io/usage-memory``) annotation; kwok reports it to
+  metrics-server like a kubelet would (``manifests/cluster/kwok-usage.yaml``).
 - :class:`ResourceConsumerCPU` (kind): asks pods running the Kubernetes e2e
   image ``registry.k8s.io/e2e-test-images/resource-consumer:1.13`` to burn that
   many millicores (``POST /ConsumeCPU?millicores=N&durationSec=S`` on port 8080,
-  reached through the API server's pod proxy), so the CPU is really spent.
+  reached through the API server's pod proxy), so the CPU is really spent; and,
+  when asked, to hold memory (``POST /ConsumeMem?megabytes=N&durationSec=S``,
+  which runs ``stress --vm 1 --vm-bytes NM --vm-hang 0 -t S`` in the pod: N MiB
+  allocated, touched and kept until S seconds are over).
+
+Both drivers take the same call, ``apply(pods, millicores_per_pod,
+memory_mib=None)``: ``None`` leaves the memory as it was, so a replay that
+only moves CPU never drops the memory a lab set up.
 
 On kind that CPU comes out of the learner's machine, so the model is sized
 small: at 1 millicore per request/s the busiest replay of the course (1200
@@ -35,6 +43,7 @@ from typing import Callable, Protocol, Sequence
 from kubernetes import client
 
 USAGE_ANNOTATION = "kwok.x-k8s.io/usage-cpu"
+MEMORY_ANNOTATION = "kwok.x-k8s.io/usage-memory"
 STORY_START = (17, 45)  # story minute 0 is 17:45 on release day; the album drops at 18:00
 
 
@@ -225,15 +234,16 @@ def replay_offline(profile: Profile, replicas_at: Callable[[float], int], capaci
 
 
 class Driver(Protocol):
-    def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float) -> None:
-        """Make each pod in ``pods`` use ``millicores_per_pod`` CPU from now on."""
+    def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float,
+              memory_mib: float | None = None) -> None:
+        """Make each pod in ``pods`` use ``millicores_per_pod`` CPU (and ``memory_mib`` MiB, unless None) from now on."""
 
     def stop(self) -> None:
         """Stop making CPU happen (before a namespace is deleted)."""
 
 
 class EmulatedCPU:
-    """kwok: write the usage annotation on each pod (a merge patch, so other annotations survive).
+    """kwok: write the usage annotations on each pod (a merge patch, so other annotations survive).
 
     Pods, not the pod template: changing the template would start a rollout.
     """
@@ -241,14 +251,18 @@ class EmulatedCPU:
     def __init__(self, api: client.ApiClient) -> None:
         self.core = client.CoreV1Api(api)
 
-    def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float) -> None:
-        value = f"{max(1, round(millicores_per_pod))}m"
+    def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float,
+              memory_mib: float | None = None) -> None:
+        wanted = {USAGE_ANNOTATION: f"{max(1, round(millicores_per_pod))}m"}
+        if memory_mib is not None:
+            wanted[MEMORY_ANNOTATION] = f"{max(1, round(memory_mib))}Mi"
         for pod in pods:
-            if (pod.metadata.annotations or {}).get(USAGE_ANNOTATION) == value:
+            have = pod.metadata.annotations or {}
+            if all(have.get(k) == v for k, v in wanted.items()):
                 continue
             try:
                 self.core.patch_namespaced_pod(pod.metadata.name, pod.metadata.namespace,
-                                               {"metadata": {"annotations": {USAGE_ANNOTATION: value}}})
+                                               {"metadata": {"annotations": wanted}})
             except client.ApiException as exc:
                 if exc.status != 404:  # a pod deleted meanwhile is fine
                     raise
@@ -271,71 +285,100 @@ def call_consumer(api: client.ApiClient, pod: client.V1Pod, endpoint: str, **que
 
 
 class ResourceConsumerCPU:
-    """kind: keep each resource-consumer pod burning the millicores it was last asked for.
+    """kind: keep each resource-consumer pod burning the millicores (and holding the memory) last asked for.
 
     A ConsumeCPU call starts a burner process in the pod for a few seconds, and
     burners add up; so a background thread renews each pod's burn only when its
     previous window has ended, never stacking them. Short windows let a new rate
-    apply within seconds. Pods that are gone (404) are dropped; :meth:`stop` ends it.
+    apply within seconds. Memory works the same way with longer windows
+    (ConsumeMem starts a ``stress`` process that holds the memory until its
+    window ends): it is renewed only once the previous holder has exited, since
+    two at once would hold twice the memory (and could pass a memory limit).
+    Pods that are gone (404) are dropped; :meth:`stop` ends it, and a stopped
+    driver starts again on the next :meth:`apply`.
     """
 
     IMAGE = "registry.k8s.io/e2e-test-images/resource-consumer:1.13"
 
-    def __init__(self, api: client.ApiClient, window_seconds: int = 3,
+    def __init__(self, api: client.ApiClient, window_seconds: int = 3, memory_window_seconds: int = 30,
                  now: Callable[[], float] = time.monotonic, background: bool = True) -> None:
         self.api = api
         self.window = window_seconds
+        self.memory_window = memory_window_seconds
         self.now = now
         self.background = background
         self.targets: dict[tuple[str, str], tuple[client.V1Pod, int]] = {}  # (ns, pod) -> (pod, millicores)
         self.until: dict[tuple[str, str], float] = {}  # (ns, pod) -> end of the window it is burning
+        self.memory: dict[tuple[str, str], tuple[client.V1Pod, int]] = {}  # (ns, pod) -> (pod, MiB)
+        self.memory_until: dict[tuple[str, str], float] = {}  # (ns, pod) -> end of the window holding it
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float) -> None:
+    def apply(self, pods: Sequence[client.V1Pod], millicores_per_pod: float,
+              memory_mib: float | None = None) -> None:
         with self._lock:
             for pod in pods:
                 key = (pod.metadata.namespace, pod.metadata.name)
                 if millicores_per_pod < 1:
-                    self._forget(key)
+                    self.targets.pop(key, None)
+                    self.until.pop(key, None)
                 else:
                     self.targets[key] = (pod, round(millicores_per_pod))
+                if memory_mib is None:
+                    continue
+                if memory_mib < 1:
+                    self.memory.pop(key, None)  # the holder running now exits at the end of its window
+                else:
+                    self.memory[key] = (pod, round(memory_mib))
         self.tick()
         if self.background and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="resource-consumer-cpu", daemon=True)
+            self._stopped.clear()
+            self._thread = threading.Thread(target=self._run, name="resource-consumer", daemon=True)
             self._thread.start()
 
     def tick(self) -> None:
-        """Renew every pod whose window has ended."""
+        """Renew every pod whose CPU window (or memory window) has ended."""
         with self._lock:
             for key, (pod, millicores) in list(self.targets.items()):
                 if self.now() < self.until.get(key, 0.0) - 0.2:
                     continue
-                try:
-                    call_consumer(self.api, pod, "ConsumeCPU", millicores=millicores, durationSec=self.window)
-                except client.ApiException as exc:
-                    if exc.status == 404:
-                        self._forget(key)  # the pod is gone
-                    continue  # starting or terminating: asked again on the next tick
-                except OSError:
-                    continue
-                self.until[key] = self.now() + self.window
+                if self._call(key, pod, "ConsumeCPU", millicores=millicores, durationSec=self.window):
+                    self.until[key] = self.now() + self.window
+            for key, (pod, mib) in list(self.memory.items()):
+                if self.now() < self.memory_until.get(key, 0.0):
+                    continue  # never two holders at once
+                if self._call(key, pod, "ConsumeMem", megabytes=mib, durationSec=self.memory_window):
+                    self.memory_until[key] = self.now() + self.memory_window
+
+    def _call(self, key: tuple[str, str], pod: client.V1Pod, endpoint: str, **query: int) -> bool:
+        try:
+            call_consumer(self.api, pod, endpoint, **query)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                self._forget(key)  # the pod is gone
+            return False  # starting or terminating: asked again on the next tick
+        except OSError:
+            return False
+        return True
 
     def _forget(self, key: tuple[str, str]) -> None:
-        self.targets.pop(key, None)
-        self.until.pop(key, None)
+        for table in (self.targets, self.until, self.memory, self.memory_until):
+            table.pop(key, None)
 
     def _run(self) -> None:
         while not self._stopped.wait(0.5):
             self.tick()
 
     def stop(self) -> None:
-        """Stop renewing (running windows end by themselves within ``window`` seconds)."""
+        """Stop renewing; running windows end by themselves (CPU within ``window`` s, memory ``memory_window`` s)."""
         self._stopped.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
         with self._lock:
-            self.targets.clear()
-            self.until.clear()
+            for table in (self.targets, self.until, self.memory, self.memory_until):
+                table.clear()
 
 
 def driver_for(api: client.ApiClient, provider: str) -> Driver:

@@ -1,9 +1,11 @@
 """Lab 4: spread the stream API across pools and zones so losing a node keeps it serving.
 
 The "drain" check does what maintenance would: it drains the node running the
-most stream-api pods (through the Eviction API, so the PodDisruptionBudget is
-honoured), watches the ready count meanwhile, checks where the replacements
-landed, and uncordons the node again whatever happened.
+most stream-api pods among those it may take (never the control plane, a node
+running the cluster's own services, or the last node of a pool: see
+``k8s.choose_node_to_drain``), through the Eviction API so the
+PodDisruptionBudget is honoured; it watches the ready count meanwhile, checks
+where the replacements landed, and uncordons the node again whatever happened.
 """
 
 from __future__ import annotations
@@ -163,7 +165,7 @@ SPEC = LabSpec(
              ("A drain evicts pods through the Eviction API, which asks the PodDisruptionBudget first.",
               "pdb.yaml: spec.maxUnavailable: 1, spec.selector.matchLabels: {app: stream-api}."), ("pdb.yaml",)),
         Task("drain", "keep serving while a node is drained", check_drain,
-             ("This check drains the node with the most stream-api pods; spread and pdb must pass first.",
+             ("This check drains the worker with the most stream-api pods; spread and pdb must pass first.",
               "Get 'spread' and 'pdb' to pass, then check again."), ("deployment.yaml", "pdb.yaml")),
     ),
 )

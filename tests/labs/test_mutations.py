@@ -209,11 +209,17 @@ def restore(lab: Lab) -> None:
     pods), only a fresh namespace is a known state: revisions are history, and pods admitted
     while the quota was gone still count against it.
     """
-    if lab.spec.number in _changed_beyond_files:
+    fresh = lab.spec.number in _changed_beyond_files
+    if fresh:
         lab.reset()
         _changed_beyond_files.discard(lab.spec.number)
     for name in sorted({f for t in lab.spec.tasks if not callable(t.solution) for f in t.solution}):
         lab.apply_docs(solution(lab, name), name, quiet=True)
+        if fresh:
+            # In a fresh namespace, one file at a time as the notebook goes, each rolled out first: on kind a
+            # replaced pod lives on for its grace period, and a quota applied mid-rollout counts it and
+            # refuses the new pods (the ReplicaSet then backs off for minutes).
+            settle.rollout(lab, timeout=120)
     # Each wrong answer starts from the finished reference state, as a learner's edit would.
     assert settle.rollout(lab, timeout=120), "the reference solution did not roll out"
 

@@ -135,6 +135,77 @@ def test_resource_consumer_burns_one_window_at_a_time_through_the_pod_proxy():
     assert [p for p, _ in api.calls[3:]] == ["/api/v1/namespaces/l03/pods/stream-api-new:8080/proxy/ConsumeCPU"]
 
 
+def test_resource_consumer_holds_memory_one_window_at_a_time_and_keeps_it_when_only_cpu_moves():
+    from kubernetes import client
+
+    clock = [0.0]
+    api = RecordingApi()
+    driver = traffic.ResourceConsumerCPU(api, window_seconds=3, memory_window_seconds=30,
+                                         now=lambda: clock[0], background=False)
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="stream-api-abc", namespace="lab-1"))
+    mem = "/api/v1/namespaces/lab-1/pods/stream-api-abc:8080/proxy/ConsumeMem"
+
+    def memory_calls():
+        return [q for path, q in api.calls if path == mem]
+
+    driver.apply([pod], 180, memory_mib=91.6)
+    assert memory_calls() == [[("megabytes", 92), ("durationSec", 30)]]
+    clock[0] += 3
+    driver.apply([pod], 150)  # a replay moving CPU only: memory is neither dropped nor stacked
+    clock[0] += 26.9
+    driver.tick()
+    assert len(memory_calls()) == 1  # the first holder still runs: a second would hold twice as much
+    clock[0] += 0.1
+    driver.tick()
+    assert memory_calls()[-1] == [("megabytes", 92), ("durationSec", 30)]
+    driver.apply([pod], 150, memory_mib=0)  # no memory: not renewed once the running holder exits
+    clock[0] += 30
+    driver.tick()
+    assert len(memory_calls()) == 2
+    assert api.calls[-1][0].endswith("/ConsumeCPU")  # CPU carries on
+
+
+def test_a_stopped_consumer_renews_nothing_and_starts_again_on_the_next_apply():
+    from kubernetes import client
+
+    clock = [0.0]
+    api = RecordingApi()
+    driver = traffic.ResourceConsumerCPU(api, now=lambda: clock[0], background=False)
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="stream-api-abc", namespace="lab-1"))
+    driver.apply([pod], 200, memory_mib=100)
+    driver.stop()
+    clock[0] += 60
+    driver.tick()
+    assert len(api.calls) == 2  # the first CPU and memory windows only: nothing keeps burning
+    driver.apply([pod], 100)
+    assert [path.rsplit("/", 1)[1] for path, _ in api.calls[2:]] == ["ConsumeCPU"]
+
+
+class RecordingCore:
+    """Stands in for CoreV1Api: records each pod patch."""
+
+    def __init__(self) -> None:
+        self.patches: list[tuple[str, dict]] = []
+
+    def patch_namespaced_pod(self, name, namespace, body):
+        self.patches.append((name, body))
+
+
+def test_emulated_usage_writes_memory_beside_cpu_and_skips_pods_already_there():
+    from kubernetes import client
+
+    driver = traffic.EmulatedCPU.__new__(traffic.EmulatedCPU)
+    driver.core = RecordingCore()
+    done = client.V1Pod(metadata=client.V1ObjectMeta(name="done", namespace="lab-1", annotations={
+        traffic.USAGE_ANNOTATION: "180m", traffic.MEMORY_ANNOTATION: "92Mi"}))
+    fresh = client.V1Pod(metadata=client.V1ObjectMeta(name="fresh", namespace="lab-1"))
+    driver.apply([done, fresh], 180.2, memory_mib=91.6)
+    assert driver.core.patches == [("fresh", {"metadata": {"annotations": {
+        "kwok.x-k8s.io/usage-cpu": "180m", "kwok.x-k8s.io/usage-memory": "92Mi"}}})]
+    driver.apply([done], 90)  # CPU only: the memory annotation is left alone
+    assert driver.core.patches[-1] == ("done", {"metadata": {"annotations": {"kwok.x-k8s.io/usage-cpu": "90m"}}})
+
+
 def test_short_evenings_cut_the_profile_cleanly():
     p = traffic.album_release(release_minute=10, minutes=30)
     assert p.duration == 30 and p.rps(12) == p.peak()
