@@ -98,3 +98,11 @@ def test_a_notebook_its_second_run_and_each_labs_mutations_are_scheduled_togethe
         == group_of("tests/labs/test_mutations.py::test_wrong_answer_is_caught_with_its_hint[lab2-max-too-low]") \
         != group_of("tests/labs/test_mutations.py::test_wrong_answer_is_caught_with_its_hint[lab3-no-probe]")
     assert group_of("tests/cluster/test_resources.py::test_limitrange") == "tests/cluster/test_resources.py"
+
+
+def test_a_stage_that_only_waits_for_quiet_runs_after_a_failed_one():
+    runner = suite.Suite([suite.Stage("kind", ["false"]), suite.Stage("browser", ["true"], later_than=("kind",))],
+                         deadline=60)
+    runner.run()
+    assert runner.stages["kind"].state == "failed" and runner.stages["browser"].state == "passed"
+    assert runner.stages["browser"].started >= runner.stages["kind"].ended
