@@ -20,6 +20,10 @@ if ! bash tools/offline-kind/docker-up.sh; then
 fi
 bash tools/offline-kind/node-image.sh
 export SCALELAB_TEST_PROVIDER=kind SCALELAB_TEST_CLUSTER="${SCALELAB_TEST_CLUSTER:-scalelab-kind-test}"
-notebooks=${KIND_NOTEBOOKS-"lessons labs"}
+# Lab 2 is left out for now, and says so: its check replays the viral spike against the HPA on
+# really burned CPU, and with the reference solution it missed the 1 % objective in 2 of 3 runs
+# on kind (it passes on kwok every time). Issue 11 stays open until it is reliable here.
+notebooks=${KIND_NOTEBOOKS-"lessons labs/01-right-size labs/03-ship-v2 labs/04-spread"}
+case " $notebooks " in *02-viral-spike*) ;; *) echo "kind layer: lab 2 (viral spike) is NOT run on kind: its spike verdict is not yet reliable on real CPU (see tools/test-kind.sh)";; esac
 # shellcheck disable=SC2086
 exec python -m pytest -p no:cacheprovider tests/kind $notebooks "$@"
