@@ -192,9 +192,10 @@ def shape_of(nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any
             continue
         node = spec.get("nodeName")
         if node:
-            used[node] = used.get(node, 0.0) + pod_request_m(pod)
+            request = pod_request_m(pod)
+            used[node] = used.get(node, 0.0) + request
             if meta.get("namespace") in tutorials:
-                held += pod_request_m(pod)
+                held += request
     shapes = []
     for node in nodes:
         meta = node.get("metadata") or {}
