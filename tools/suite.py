@@ -61,6 +61,7 @@ class Stage:
     ended: float | None = None
     code: int | None = None
     reason: str = ""
+    summary: str = ""  # pytest's closing line, when the stage ran pytest
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -112,9 +113,9 @@ class Suite:
             stage.code = proc.wait()
         stage.ended = time.monotonic()
         stage.state = "passed" if stage.code == 0 else "failed"
-        summary = pytest_summary(stage.log)
+        stage.summary = pytest_summary(stage.log)
         self.say(f"{stage.name}: {stage.state} in {stage.seconds:.0f}s (exit {stage.code})"
-                 + (f" — {summary}" if summary else ""))
+                 + (f" — {stage.summary}" if stage.summary else ""))
         stage.done.set()
 
     def run(self) -> None:
@@ -207,11 +208,12 @@ def main() -> int:
     passed = failed = 0
     print("\n=== suite summary ===")
     for stage in suite.stages.values():
-        summary = pytest_summary(stage.log) if stage.started else ""
-        p, f = counts(summary)
+        if stage.started and not stage.summary:  # stopped at the deadline: read what it wrote so far
+            stage.summary = pytest_summary(stage.log)
+        p, f = counts(stage.summary)
         passed, failed = passed + p, failed + f
         took = f"{stage.seconds:.0f}s" if stage.seconds is not None else "-"
-        print(f"{stage.name:9} {stage.state:8} {took:>6}  {summary or stage.reason}")
+        print(f"{stage.name:9} {stage.state:8} {took:>6}  {stage.summary or stage.reason}")
     bad = [s for s in suite.stages.values() if s.state != "passed"]
     for stage in bad:
         if stage.started:
@@ -223,7 +225,8 @@ def main() -> int:
                         "start": None if s.started is None else s.started - suite.start} for s in suite.stages.values()}
     timings["total"] = {"seconds": time.monotonic() - suite.start}
     (log_dir() / "timings.json").write_text(json.dumps(timings, indent=2))
-    total_failed = failed + sum(1 for s in bad if counts(pytest_summary(s.log) if s.started else "")[1] == 0)
+    # A failed stage without failed tests of its own (a build, a layer that did not run) counts once.
+    total_failed = failed + sum(1 for s in bad if counts(s.summary)[1] == 0)
     print(f"suite: {passed} passed, {total_failed} failed")
     return 1 if bad else 0
 
