@@ -20,9 +20,13 @@ import pytest
 
 # SCALELAB_TEST_CLUSTER lets two test sessions run side by side (e.g. a browser-test session).
 # Under pytest-xdist (`-n N`) each worker gets a cluster of its own ("<name>-gw0", …): notebooks
-# drain nodes and count every pod, so two of them must never share a cluster.
+# drain nodes and count every pod, so two of them must never share a cluster, unless
+# SCALELAB_TEST_SHARED_CLUSTER=1 says the notebooks of this session may (tools/test-kind.sh:
+# notebooks that drain nodes run in a session of their own). Then the workers share the
+# cluster and the kubeconfig (SCALELAB_TEST_KUBECONFIG), and the caller deletes the cluster.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-TEST_CLUSTER = os.environ.get("SCALELAB_TEST_CLUSTER", "scalelab-test") + (f"-{WORKER}" if WORKER else "")
+SHARED = os.environ.get("SCALELAB_TEST_SHARED_CLUSTER") == "1"
+TEST_CLUSTER = os.environ.get("SCALELAB_TEST_CLUSTER", "scalelab-test") + (f"-{WORKER}" if WORKER and not SHARED else "")
 TEST_PROVIDER = os.environ.get("SCALELAB_TEST_PROVIDER", "kwok")
 _provider = None
 
@@ -31,7 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Set before anything imports the client library, so every layer (library,
     # kubectl subprocesses, notebook kernels) sees the same isolated kubeconfig.
     # xdist workers inherit the controller's environment, so each makes its own file.
-    if "SCALELAB_TEST_KUBECONFIG" not in os.environ or WORKER:
+    if SHARED and "SCALELAB_TEST_KUBECONFIG" not in os.environ:
+        raise pytest.UsageError("SCALELAB_TEST_SHARED_CLUSTER=1 needs SCALELAB_TEST_KUBECONFIG (one file for all workers)")
+    if "SCALELAB_TEST_KUBECONFIG" not in os.environ or (WORKER and not SHARED):
         folder = Path(tempfile.mkdtemp(prefix=f"scalelab-test-{WORKER}-" if WORKER else "scalelab-test-"))
         os.environ["SCALELAB_TEST_KUBECONFIG"] = str(folder / "kubeconfig")
     os.environ["KUBECONFIG"] = os.environ["SCALELAB_TEST_KUBECONFIG"]
@@ -66,9 +72,16 @@ def test_cluster():
             provider = KwokProvider(TEST_CLUSTER)
         else:
             raise pytest.UsageError(f"SCALELAB_TEST_PROVIDER={TEST_PROVIDER!r}: use kwok or kind")
-        if provider.exists():  # left by an interrupted session: its kubeconfig is gone, start afresh
-            provider.down(Progress(interval=30))
-        provider.up(Progress(interval=30))
+        if SHARED:  # the first worker creates it, the others wait and reuse it
+            from scalelab import paths
+            from scalelab.filelock import held
+
+            with held(paths.state_dir() / f"test-cluster-{TEST_CLUSTER}.lock"):
+                provider.up(Progress(interval=30))
+        else:
+            if provider.exists():  # left by an interrupted session: its kubeconfig is gone, start afresh
+                provider.down(Progress(interval=30))
+            provider.up(Progress(interval=30))
         _provider = provider
     else:
         _provider.up(Progress(quiet=True))
@@ -84,7 +97,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _provider is not None:
+    if _provider is not None and not SHARED:
         from scalelab.progress import Progress
 
         _provider.down(Progress(interval=30))

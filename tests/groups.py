@@ -6,23 +6,34 @@ it on the same worker. The lab mutation cases are grouped by lab, so lab 2's lon
 spike replays spread over the workers apart from the rest; any other test file
 is one group.
 
+On kind (``SCALELAB_TEST_PROVIDER=kind``), where the workers share one cluster and
+CPU is really burned, the notebooks whose replays burn the most (:data:`REAL_CPU`)
+form one group, so no two of them compete for the machine's two cores at once.
+
 (pytest-xdist's own ``loadgroup`` renames node ids, which pytest 9 no longer
 allows; conftest.py plugs :func:`group_of` into xdist's scope scheduling instead.)
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 _RERUN = re.compile(r"^tests/notebooks/test_rerun\.py::\w+\[(?P<nb>[^\]]+)\.ipynb\]$")
 _MUTATION = re.compile(r"^tests/labs/test_mutations\.py::\w+\[lab(?P<lab>\d+)-")
 
 
-def group_of(nodeid: str) -> str:
-    """The scheduling group of a test, from its node id alone."""
+# The spike replays that burn up to about 1.2 cores each on kind.
+REAL_CPU = ("01-scaling-by-hand", "03-horizontal-pod-autoscaling", "lab-02-viral-spike", "05-release-day")
+
+
+def group_of(nodeid: str, provider: str | None = None) -> str:
+    """The scheduling group of a test, from its node id (and the test provider: kwok unless told)."""
+    provider = provider or os.environ.get("SCALELAB_TEST_PROVIDER", "kwok")
     path = nodeid.split("::", 1)[0]
     if path.endswith(".ipynb"):
-        return path.rsplit("/", 1)[-1].removesuffix(".ipynb")
+        name = path.rsplit("/", 1)[-1].removesuffix(".ipynb")
+        return "real-cpu" if provider == "kind" and name in REAL_CPU else name
     rerun = _RERUN.match(nodeid)
     if rerun:
         return rerun["nb"]

@@ -142,22 +142,21 @@ PYTEST_LINE = re.compile(r"^=+ (.*\d+ (passed|failed|error|errors|deselected|ski
 
 
 def pytest_summary(log: Path) -> str:
-    """pytest's closing line ("331 passed, 5 deselected"), if the stage ran pytest."""
-    found = ""
+    """pytest's closing line ("331 passed, 5 deselected"), if the stage ran pytest; several joined by "; "
+    when the stage ran it more than once (the kind layer: side by side, then alone)."""
     try:
-        for line in log.read_text(errors="replace").splitlines():
-            match = PYTEST_LINE.match(line.strip())
-            if match:
-                found = match[1]
+        lines = log.read_text(errors="replace").splitlines()
     except OSError:
         return ""
-    return found
+    return "; ".join(m[1] for m in map(PYTEST_LINE.match, (line.strip() for line in lines)) if m)
 
 
 def counts(summary: str) -> tuple[int, int]:
-    """(passed, failed + errors) in one pytest closing line."""
-    numbers = dict((word, int(n)) for n, word in re.findall(r"(\d+) (passed|failed|errors?)", summary))
-    return numbers.get("passed", 0), numbers.get("failed", 0) + numbers.get("error", 0) + numbers.get("errors", 0)
+    """(passed, failed + errors) in pytest's closing line(s)."""
+    numbers = {"passed": 0, "failed": 0, "error": 0, "errors": 0}
+    for n, word in re.findall(r"(\d+) (passed|failed|errors?)", summary):
+        numbers[word] += int(n)
+    return numbers["passed"], numbers["failed"] + numbers["error"] + numbers["errors"]
 
 
 def stages(only: set[str], kwok_workers: int, extra: list[str]) -> list[Stage]:

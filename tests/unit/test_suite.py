@@ -31,6 +31,13 @@ def test_pytest_closing_line_is_read_from_a_log(tmp_path):
     assert suite.counts(suite.pytest_summary(log)) == (7, 2)
 
 
+def test_a_stage_that_ran_pytest_twice_counts_both_runs(tmp_path):
+    log = tmp_path / "kind.log"
+    log.write_text("== 100 passed, 1 failed in 900.00s ==\nkind layer, alone\n== 24 passed in 300.10s ==\n")
+    assert suite.pytest_summary(log) == "100 passed, 1 failed; 24 passed"
+    assert suite.counts(suite.pytest_summary(log)) == (124, 1)
+
+
 def test_a_log_without_pytest_has_no_summary(tmp_path):
     log = tmp_path / "docker.log"
     log.write_text("docker: engine running\n")
@@ -98,6 +105,15 @@ def test_a_notebook_its_second_run_and_each_labs_mutations_are_scheduled_togethe
         == group_of("tests/labs/test_mutations.py::test_wrong_answer_is_caught_with_its_hint[lab2-max-too-low]") \
         != group_of("tests/labs/test_mutations.py::test_wrong_answer_is_caught_with_its_hint[lab3-no-probe]")
     assert group_of("tests/cluster/test_resources.py::test_limitrange") == "tests/cluster/test_resources.py"
+
+
+def test_on_kind_the_notebooks_that_burn_real_cpu_never_run_side_by_side():
+    from tests.groups import group_of
+
+    lesson_01, lab_2 = "lessons/01-scaling-by-hand.ipynb::Cell 5", "labs/02-viral-spike/lab-02-viral-spike.ipynb::Cell 10"
+    assert group_of(lesson_01, "kind") == group_of(lab_2, "kind") != group_of("lessons/00-setup-and-tour.ipynb::Cell 1",
+                                                                             "kind")
+    assert group_of(lesson_01, "kwok") != group_of(lab_2, "kwok")  # kwok workers each have a cluster: no need
 
 
 def test_a_stage_that_only_waits_for_quiet_runs_after_a_failed_one():
