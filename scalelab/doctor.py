@@ -8,6 +8,7 @@ things (Docker when kwok is used) are shown but do not fail the preflight.
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
 import shutil
 import socket
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from scalelab import needs, toolchain, versions
 from scalelab.cluster.base import Provider
-from scalelab.cluster.kind import docker_running, image_present, kind_binary, node_image
+from scalelab.cluster.kind import docker_running, private_docker_socket, image_present, kind_binary, node_image
 from scalelab.errors import MissingToolError
 
 OK, FAIL, INFO = "ok", "FAIL", "info"
@@ -83,11 +84,13 @@ def check_kubectl() -> Check:
 
 def check_docker(required: bool) -> Check:
     if docker_running():
-        return Check("docker engine", OK, "running")
+        private = os.environ.get("DOCKER_HOST") == f"unix://{private_docker_socket()}"
+        return Check("docker engine", OK, "running (Scale Lab's private engine: `make docker-stop` stops it)"
+                     if private else "running")
     detail = "not running" if shutil.which("docker") else "not installed"
     if not required:
         return Check("docker engine", INFO, f"{detail}; not needed for the kwok provider")
-    return Check("docker engine", FAIL, detail, "start Docker (Docker Desktop, or `sudo systemctl start docker`), "
+    return Check("docker engine", FAIL, detail, "start Docker (Docker Desktop, or `sudo systemctl start docker`, or Scale Lab's own: `make docker`), "
                  "or use `scalelab up --provider kwok`")
 
 

@@ -22,3 +22,5 @@ else
     touch "$stamp"
   fi
 fi
+# shellcheck source=tools/docker-host.sh
+source "$ROOT/tools/docker-host.sh"

@@ -5,19 +5,22 @@
 # (the default fleet; "scalelab-kind-test", own kubeconfig, deleted at the end).
 # KIND_NOTEBOOKS="lessons/… …" picks other notebooks ("" for none).
 #
-# Starts a Docker engine when none answers (tools/offline-kind/docker-up.sh). Where the
-# official kindest/node image cannot be pulled, builds the offline node image first
+# Uses the Docker engine that answers (yours, or Scale Lab's private one from `make docker`);
+# under CI=true it starts the private one when none answers (tools/offline-kind/docker-up.sh).
+# Where the official kindest/node image cannot be pulled, builds the offline node image first
 # (tools/offline-kind/node-image.sh; cached). Exit 3, with "KIND LAYER NOT RUN: <reason>"
-# as the last line, when no Docker engine can be started here.
+# as the last line, when no Docker engine answers.
 # Extra arguments go to pytest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/tools/env.sh"
 cd "$ROOT"
 if ! bash tools/offline-kind/docker-up.sh; then
-  echo "KIND LAYER NOT RUN: no Docker engine could be started on this machine (reason above)"
+  echo "KIND LAYER NOT RUN: no Docker engine answers here (reason above)"
   exit 3
 fi
+# shellcheck source=tools/docker-host.sh
+source tools/docker-host.sh
 bash tools/offline-kind/node-image.sh
 export SCALELAB_TEST_PROVIDER=kind SCALELAB_TEST_CLUSTER="${SCALELAB_TEST_CLUSTER:-scalelab-kind-test}"
 # One kind cluster for the whole layer, shared by two pytest workers: the notebooks mostly wait

@@ -98,10 +98,32 @@ def metrics_server_manifest() -> Path:
     return paths.project_root() / "manifests" / "cluster" / "metrics-server-kind.yaml"
 
 
+def private_docker_socket() -> Path:
+    """The socket of Scale Lab's own Docker engine (`make docker`; tools/offline-kind/docker-up.sh)."""
+    return paths.cache_dir() / "docker" / "run" / "docker.sock"
+
+
+def _docker_answers(env: dict[str, str]) -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, env=env).returncode == 0
+
+
 def docker_running() -> bool:
+    """Whether a Docker engine answers: yours (DOCKER_HOST or Docker's default), else Scale Lab's private one.
+
+    When only the private engine answers, it becomes this process's DOCKER_HOST, so
+    that kind and docker, started from here, reach it too.
+    """
     if shutil.which("docker") is None:
         return False
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    if _docker_answers(dict(os.environ)):
+        return True
+    socket = private_docker_socket()
+    if "DOCKER_HOST" in os.environ or not socket.is_socket():
+        return False
+    if _docker_answers({**os.environ, "DOCKER_HOST": f"unix://{socket}"}):
+        os.environ["DOCKER_HOST"] = f"unix://{socket}"
+        return True
+    return False
 
 
 def node_count(config: Path) -> int:
@@ -120,7 +142,7 @@ class KindProvider(Provider):
         kind = kind_binary()
         if not docker_running():
             raise MissingToolError("The Docker engine is not running, and kind needs it.",
-                                   "start Docker (Docker Desktop, or `sudo systemctl start docker`), "
+                                   "start Docker (Docker Desktop, or `sudo systemctl start docker`, or Scale Lab's own: `make docker`), "
                                    "or use `scalelab up --provider kwok`")
         return kind
 

@@ -5,6 +5,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+# shellcheck source=tools/docker-host.sh
+source "$ROOT/tools/docker-host.sh"
 official=$(python -c 'from scalelab import versions; print(versions.KIND_NODE_IMAGE)')
 if docker image inspect "$official" >/dev/null 2>&1; then
   echo "node image: the official $official is present"; exit 0
