@@ -29,16 +29,20 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
 
+import mounts  # noqa: E402  (tools/offline-kind/mounts.py)
 from scalelab import paths, toolchain, versions  # noqa: E402
 from scalelab.errors import BuildError, ScaleLabError  # noqa: E402
 from scalelab.progress import Progress  # noqa: E402
@@ -130,9 +134,9 @@ def debootstrap_base(progress: Progress) -> Path:
     if (target / ".complete").exists():
         return target
     progress.step(f"debootstrap {versions.DEBIAN_SUITE} (minbase + {len(BASE_PACKAGES)} packages) into {target}")
-    shutil.rmtree(target, ignore_errors=True)
+    mounts.remove_tree(target)
     tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    mounts.remove_tree(tmp)
     run(["debootstrap", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES), versions.DEBIAN_SUITE,
          str(tmp), MIRROR], "debootstrap")
     for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
@@ -202,7 +206,7 @@ def build_image(image: Image, base: str, binaries: dict[str, Path], progress: Pr
         return
     progress.step(f"docker build {image.name}")
     ctx = work_dir() / "context"
-    shutil.rmtree(ctx, ignore_errors=True)
+    mounts.remove_tree(ctx)
     ctx.mkdir(parents=True)
     lines = [f"FROM {base if image.on_base else 'scratch'}",
              "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
@@ -232,20 +236,19 @@ def kind_base_files() -> Path:
 
 def chroot(root: Path, script: str, what: str) -> None:
     """Run a shell script inside ``root`` with /proc, /sys and /dev mounted, unmounting after."""
-    mounts = [("proc", "proc", "proc"), ("sysfs", "sys", "sysfs"), ("/dev", "dev", None)]
-    mounted: list[Path] = []
+    wanted = [("proc", "proc", "proc"), ("sysfs", "sys", "sysfs"), ("/dev", "dev", None)]
     try:
-        for source, dest, fstype in mounts:
+        for source, dest, fstype in wanted:
             point = root / dest
             point.mkdir(exist_ok=True)
             cmd = ["mount", "-t", fstype, source, str(point)] if fstype else ["mount", "--bind", source, str(point)]
             run(cmd, f"mount {dest}")
-            mounted.append(point)
         shutil.copy2("/etc/resolv.conf", root / "etc" / "resolv.conf")
         run(["chroot", str(root), "/bin/sh", "-euxc", script], what)
     finally:
-        for point in reversed(mounted):
-            subprocess.run(["umount", "-l", str(point)])
+        left = mounts.unmount_all(root)  # ours, and any the script left behind
+        if left:
+            raise BuildError(f"could not unmount {', '.join(map(str, left))}", f"umount -R {root}")
 
 
 def build_node_rootfs(base: Path, binaries: dict[str, Path], image_tars: list[Path], key: str,
@@ -255,7 +258,7 @@ def build_node_rootfs(base: Path, binaries: dict[str, Path], image_tars: list[Pa
         return root
     progress.step(f"node rootfs: {len(NODE_PACKAGES)} Debian packages, kind's node files, binaries, images")
     partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    mounts.remove_tree(partial)
     run(["cp", "-a", str(base), str(partial)], "copy base rootfs")
     chroot(partial, "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
            + " ".join(NODE_PACKAGES) + " && apt-get clean && rm -rf /var/lib/apt/lists/*", "apt-get install (node)")
@@ -316,7 +319,7 @@ def finish_node_image(rootfs_image: str, key: str, progress: Progress) -> None:
         return
     progress.step(f"docker build {image}")
     ctx = work_dir() / "context"
-    shutil.rmtree(ctx, ignore_errors=True)
+    mounts.remove_tree(ctx)
     ctx.mkdir(parents=True)
     (ctx / "Dockerfile").write_text("\n".join([
         f"FROM {rootfs_image}", "ENV container=docker", "STOPSIGNAL SIGRTMIN+3",
@@ -383,14 +386,30 @@ def build(progress: Progress) -> str:
     return versions.OFFLINE_KIND_NODE_IMAGE
 
 
-def main() -> int:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that unmount
+
+
+def run_guarded(step: Callable[[], None]) -> int:
+    """Run ``step`` (the build) so that neither an error nor SIGTERM/SIGINT leaves a mount under the build folder."""
+    # SIGTERM (what `timeout` sends) would otherwise end the process without unwinding.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
-        build(Progress())
-    except ScaleLabError as exc:
+        step()
+    except (ScaleLabError, mounts.StillMounted) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        # Whatever ended the build (an error, a signal, a mount a dying debootstrap left), nothing
+        # stays mounted under the build folder.
+        mounts.unmount_all(work_dir())
     return 0
+
+
+def main() -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    return run_guarded(lambda: build(Progress()))
 
 
 if __name__ == "__main__":
