@@ -41,6 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = Path(tempfile.mkdtemp(prefix=f"scalelab-test-{WORKER}-" if WORKER else "scalelab-test-"))
         os.environ["SCALELAB_TEST_KUBECONFIG"] = str(folder / "kubeconfig")
     os.environ["KUBECONFIG"] = os.environ["SCALELAB_TEST_KUBECONFIG"]
+    # The guard's record of created contexts (and scoreboards) apart from the learner's: an
+    # interrupted test run must not leave a test cluster in their trusted list.
+    if "SCALELAB_STATE_DIR" not in os.environ:
+        os.environ["SCALELAB_STATE_DIR"] = tempfile.mkdtemp(prefix="scalelab-test-state-")
     os.environ["SCALELAB_CLUSTER"] = TEST_CLUSTER
     os.environ.pop("SCALELAB_ALLOW_CONTEXT", None)
     # Lab notebooks apply the reference solutions (labs/solutions/) instead of the learner's TODO files.
@@ -76,7 +80,7 @@ def test_cluster():
             from scalelab import paths
             from scalelab.filelock import held
 
-            with held(paths.state_dir() / f"test-cluster-{TEST_CLUSTER}.lock"):
+            with held(paths.locks_dir() / f"test-cluster-{TEST_CLUSTER}.lock"):
                 provider.up(Progress(interval=30))
         else:
             if provider.exists():  # left by an interrupted session: its kubeconfig is gone, start afresh

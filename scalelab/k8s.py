@@ -15,7 +15,8 @@ from typing import Any, Iterable, Sequence
 import yaml
 from kubernetes import client, dynamic
 
-from scalelab.errors import ScaleLabError
+from scalelab import guard
+from scalelab.errors import ContextNotAllowedError, ScaleLabError
 from scalelab.wait import wait_for
 
 from scalelab.names import FIELD_MANAGER, POOL_LABEL, TUTORIAL_LABEL
@@ -140,8 +141,24 @@ def ensure_namespace(api: client.ApiClient, name: str, timeout: float = 60) -> N
 
 
 def delete_namespace(api: client.ApiClient, name: str, timeout: float = 120) -> None:
-    """Delete a namespace and wait until it is gone, so the next run starts clean."""
+    """Delete a namespace and wait until it is gone, so the next run starts clean.
+
+    On an opted-in cluster (not created by Scale Lab) only a namespace with the
+    tutorial label is deleted; any other is refused.
+    """
     core = client.CoreV1Api(api)
+    if guard.is_opted_in(api):
+        try:
+            labels = core.read_namespace(name).metadata.labels or {}
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        if labels.get(TUTORIAL_LABEL) != "true":
+            raise ContextNotAllowedError(
+                f"Refusing to delete namespace {name}: it lacks the label {TUTORIAL_LABEL}=true, so Scale Lab did "
+                f"not create it, and this cluster was opted in ({guard.ALLOW_ENV}), not created by Scale Lab.",
+                f"delete it yourself if it is really yours: kubectl delete namespace {name}")
     try:
         core.delete_namespace(name)
     except client.ApiException as exc:
@@ -204,7 +221,8 @@ def diff_file(api: client.ApiClient, path: Path | str, namespace: str) -> dict[s
 
 
 def cordon(api: client.ApiClient, node: str, unschedulable: bool = True) -> None:
-    """`kubectl cordon NODE` (or `uncordon` with ``unschedulable=False``)."""
+    """`kubectl cordon NODE` (or `uncordon` with ``unschedulable=False``); only on a cluster Scale Lab created."""
+    guard.require_created(api, f"{'cordon' if unschedulable else 'uncordon'} node {node}")
     client.CoreV1Api(api).patch_node(node, {"spec": {"unschedulable": unschedulable}})
 
 
@@ -262,6 +280,7 @@ def drain(api: client.ApiClient, node: str, timeout: float = 180, delete_emptydi
     retry until the budget allows it (the controller has started a replacement
     elsewhere) or ``timeout`` runs out. Returns the evicted pods.
     """
+    guard.require_created(api, f"drain node {node}")
     core = client.CoreV1Api(api)
 
     def on_node() -> tuple[list[client.V1Pod], list[str]]:

@@ -6,7 +6,10 @@ client, so no code path can reach a cluster the guard has not approved.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import stat
 from pathlib import Path
 
 from kubernetes import client, config
@@ -39,23 +42,40 @@ def current_context() -> str | None:
 
 
 def use_context(context: str) -> None:
-    """`kubectl config use-context CONTEXT`, so kubectl in a second shell talks to the tutorial cluster."""
+    """`kubectl config use-context CONTEXT`, so kubectl in a second shell talks to the tutorial cluster.
+
+    Only the ``current-context:`` line of the file changes: comments, order and
+    everything else stay as the learner had them, and so does the file's mode
+    (a kubeconfig holds credentials: it must not become world-readable).
+    """
     import yaml
 
     path = kubeconfig_path()
-    config_doc = yaml.safe_load(path.read_text()) or {}
-    if config_doc.get("current-context") != context and any(
-            c.get("name") == context for c in config_doc.get("contexts") or []):
-        config_doc["current-context"] = context
-        tmp = path.with_suffix(".scalelab-tmp")
-        tmp.write_text(yaml.safe_dump(config_doc, default_flow_style=False))
-        tmp.replace(path)
+    text = path.read_text()
+    doc = yaml.safe_load(text) or {}
+    if doc.get("current-context") == context or not any(
+            c.get("name") == context for c in doc.get("contexts") or []):
+        return
+    line = f"current-context: {json.dumps(context)}"
+    text, found = re.subn(r"(?m)^current-context:.*$", lambda _: line, text, count=1)
+    if not found:
+        text = text.rstrip("\n") + "\n" + line + "\n"
+    mode = stat.S_IMODE(path.stat().st_mode)
+    tmp = path.with_name(path.name + ".scalelab-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, mode)
+    tmp.replace(path)
 
 
 def api_client(context: str | None = None) -> client.ApiClient:
     """A client for ``context`` (default: the current one), after the guard approved it."""
     context = guard.check(context or current_context())
     try:
-        return config.new_client_from_config(config_file=kubeconfig_files(), context=context)
+        api = config.new_client_from_config(config_file=kubeconfig_files(), context=context)
     except (ConfigException, FileNotFoundError) as exc:
         raise NoClusterError(f"kube context '{context}' cannot be loaded: {exc}", "run `scalelab up`") from exc
+    # Marked so that node operations and deletes of unlabelled namespaces refuse (guard.require_created).
+    setattr(api, guard.OPTED_IN_ATTRIBUTE, not guard.created(context))
+    return api

@@ -27,7 +27,16 @@ def logs_dir() -> Path:
 
 
 def state_dir() -> Path:
-    path = cache_dir() / "state"
+    """Which contexts Scale Lab created, scoreboards (``SCALELAB_STATE_DIR``: tests keep their own)."""
+    override = os.environ.get("SCALELAB_STATE_DIR")
+    path = Path(override) if override else cache_dir() / "state"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def locks_dir() -> Path:
+    """Locks that every Scale Lab process on this machine shares (tests included)."""
+    path = cache_dir() / "locks"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
