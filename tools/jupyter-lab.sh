@@ -6,7 +6,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-args=(--notebook-dir="$ROOT")
+# Loopback only, said explicitly: the server runs code as you, so it must not listen on the network.
+args=(--notebook-dir="$ROOT" --ServerApp.ip=127.0.0.1)
 if [ "$(id -u)" -eq 0 ]; then
   echo "warning: running as root, so JupyterLab starts with --allow-root (fine in a container; on your own machine, prefer your user)" >&2
   args+=(--allow-root)

@@ -31,7 +31,7 @@ def test_jupyter_lab_script_serves_and_warns_exactly_when_root(tmp_path: Path):
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
     stderr = tmp_path / "stderr"
     with open(stderr, "w") as err:
-        proc = subprocess.Popen(["bash", str(SCRIPT), "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+        proc = subprocess.Popen(["bash", str(SCRIPT), "--no-browser", f"--port={port}",
                                  "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"],
                                 env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     try:
@@ -46,6 +46,7 @@ def test_jupyter_lab_script_serves_and_warns_exactly_when_root(tmp_path: Path):
         assert status == 200, f"JupyterLab did not answer (exit {proc.poll()}):\n{log[-2000:]}"
         warned = [line for line in log.splitlines() if line.startswith("warning: running as root")]
         assert len(warned) == (1 if os.geteuid() == 0 else 0), log[-2000:]
+        assert f"http://127.0.0.1:{port}/" in log, "the script must bind JupyterLab to loopback explicitly"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
