@@ -26,6 +26,13 @@ from typing import Any, Callable
 
 from kubernetes import client, watch
 
+from scalelab.errors import ScaleLabError
+
+
+class NotSyncedError(ScaleLabError):
+    """An informer never listed its objects: whatever it would count is unknown, not zero."""
+
+
 Listener = Callable[[str, Any], None]  # (event type, object)
 
 
@@ -83,11 +90,21 @@ class Informer:
         return self._thread is not None and self._thread.is_alive()
 
     def snapshot(self) -> list[Any]:
+        """Every object as last seen. Before the first list, there is no answer (not an empty one)."""
+        if not self.synced.is_set():
+            raise NotSyncedError(f"the watch on {self.name} has not listed anything yet"
+                                 + (f" (last error: {self.last_error})" if self.last_error else "") + ".",
+                                 "check that the cluster answers (`scalelab status`), then run the cell again")
         with self.lock:
             return list(self.items.values())
 
     def wait_synced(self, timeout: float = 30) -> bool:
-        return self.synced.wait(timeout)
+        """Wait for the first list; :class:`NotSyncedError` if it did not come: counting zero pods would be a lie."""
+        if not self.synced.wait(timeout):
+            raise NotSyncedError(f"the watch on {self.name} could not list within {timeout:.0f} s"
+                                 + (f" (last error: {self.last_error})" if self.last_error else "") + ".",
+                                 "check that the cluster answers (`scalelab status`), then run the cell again")
+        return True
 
     # --- the loop -------------------------------------------------------------------
 
