@@ -37,7 +37,13 @@ class BuildError(ScaleLabError):
 
 
 class WaitTimeout(ScaleLabError):
-    """A wait ran out of time; the message says what was awaited and what was seen."""
+    """A wait ran out of time; the message says what was awaited and what was seen.
+
+    ``last_error`` is the exception the last probe raised, if it raised: then the
+    wait learnt nothing about what it awaited (the cluster did not answer).
+    """
+
+    last_error: BaseException | None = None
 
 
 class ClusterShapeError(ScaleLabError):

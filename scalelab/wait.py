@@ -24,15 +24,18 @@ def wait_for(probe: Probe, what: str, timeout: float, progress: Progress | None 
     deadline = time.monotonic() + timeout
     observed = "nothing yet"
     while True:
+        error: BaseException | None = None
         try:
             done, observed = probe()
         except reraise:
             raise
         except Exception as exc:  # noqa: BLE001 - the last error becomes the explanation
-            done, observed = False, f"{type(exc).__name__}: {exc}"[:300]
+            done, observed, error = False, f"{type(exc).__name__}: {exc}"[:300], exc
         if done:
             return observed
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"Timed out after {timeout:.0f}s waiting for {what}. Last seen: {observed}", fix)
+            timeout_error = WaitTimeout(f"Timed out after {timeout:.0f}s waiting for {what}. Last seen: {observed}", fix)
+            timeout_error.last_error = error
+            raise timeout_error
         progress.tick(f"waiting for {what}: {observed}")
         time.sleep(interval)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import urllib3
 from kubernetes import client
 
-from scalelab.errors import ScaleLabError
+from scalelab.errors import ScaleLabError, WaitTimeout
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
 
@@ -81,6 +81,17 @@ class Result:
 
 
 UNREACHABLE = (urllib3.exceptions.HTTPError, ConnectionError, OSError)
+
+
+def unless_unreadable(exc: WaitTimeout) -> None:
+    """Re-raise what stopped a check's wait from reading the cluster, so the result is CANNOT CHECK, not FAIL.
+
+    For ``except WaitTimeout`` blocks that turn a wait that ran out into a hint:
+    a wait that ran out because the API server did not answer says nothing about
+    the learner's answer.
+    """
+    if isinstance(exc.last_error, (client.ApiException, *UNREACHABLE)):
+        raise exc.last_error
 
 
 def run_check(task: Task, lab: Any) -> Result:

@@ -17,7 +17,8 @@ from kubernetes import client
 
 from scalelab import k8s
 from scalelab.checks import read, settle
-from scalelab.checks.core import LabSpec, Task, Wrong
+from scalelab.checks.core import LabSpec, Task, Wrong, unless_unreadable
+from scalelab.errors import WaitTimeout
 from scalelab.replay import Replay
 from scalelab.traffic import Capacity, Profile, Score, driver_for
 from scalelab.wait import wait_for
@@ -100,7 +101,8 @@ def check_target(lab: Any) -> str:
     settle.rollout(lab, timeout=60)
     try:
         wait_for(active, "the HPA to read the pods' CPU", timeout=150)
-    except Exception as exc:  # noqa: BLE001 - WaitTimeout carries what it saw
+    except WaitTimeout as exc:  # it carries what it saw
+        unless_unreadable(exc)
         raise Wrong(f"the HPA cannot compute its metric yet: {getattr(exc, 'problem', exc)}. "
                     "`kubectl describe hpa stream-api` shows the condition; the pods need a CPU request.") from None
     return (f"scales Deployment stream-api between {h.spec.min_replicas} and {h.spec.max_replicas} pods "

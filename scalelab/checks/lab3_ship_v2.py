@@ -16,7 +16,8 @@ from kubernetes import client
 
 from scalelab import k8s
 from scalelab.checks import read, settle
-from scalelab.checks.core import LabSpec, Task, Wrong
+from scalelab.checks.core import LabSpec, Task, Wrong, unless_unreadable
+from scalelab.errors import WaitTimeout
 from scalelab.wait import wait_for
 from scalelab.watch import Informer
 
@@ -190,7 +191,8 @@ def check_pdb(lab: Any) -> str:
 
     try:
         wait_for(counted, "the PodDisruptionBudget to count the pods", 20)
-    except Exception:  # noqa: BLE001
+    except WaitTimeout as exc:
+        unless_unreadable(exc)
         raise Wrong(f"PodDisruptionBudget {pdb.metadata.name} does not count {REPLICAS} pods yet "
                     "(`kubectl get pdb`: ALLOWED DISRUPTIONS); check again in a few seconds.") from None
     return f"{field}: at most {allowed_down} pod down, never below {REPLICAS - allowed_down}"

@@ -18,7 +18,8 @@ from kubernetes import client
 
 from scalelab import k8s
 from scalelab.checks import read, settle
-from scalelab.checks.core import LabSpec, Task, Wrong
+from scalelab.checks.core import LabSpec, Task, Wrong, unless_unreadable
+from scalelab.errors import WaitTimeout
 from scalelab.checks.lab3_ship_v2 import ReadyFloor
 from scalelab.names import POOL_LABEL, ZONE_LABEL
 from scalelab.wait import wait_for
@@ -136,7 +137,8 @@ def check_drain(lab: Any) -> str:
 
             try:
                 wait_for(back, f"{REPLICAS} ready pods after draining {node}", 60)
-            except Exception:  # noqa: BLE001
+            except WaitTimeout as exc:
+                unless_unreadable(exc)
                 pools, _, pending = _placement(lab)
                 raise Wrong(f"after draining {node}, {len(pending)} replacement pods stayed Pending (pods per "
                             f"pool: {dict(pools)}). `kubectl describe pod` says why.") from None

@@ -123,3 +123,25 @@ def test_each_lab_has_a_notebook_starter_files_and_a_starting_state():
         assert len(list(folder.glob("lab-*.ipynb"))) == 1
         assert (ROOT / "manifests" / "labs" / spec.starting_state).exists()
         assert all(len(t.hints) == 2 and all(t.hints) for t in spec.tasks)
+
+
+def test_a_wait_that_ran_out_because_the_cluster_did_not_answer_is_cannot_check_not_fail():
+    from scalelab.checks.core import ERROR, FAIL, Task, Wrong, run_check, unless_unreadable
+    from scalelab.errors import WaitTimeout
+    from scalelab.wait import wait_for
+
+    def answer(probe):
+        def check(_lab):
+            try:
+                wait_for(probe, "the PodDisruptionBudget to count the pods", 0.3, interval=0.1)
+            except WaitTimeout as exc:
+                unless_unreadable(exc)
+                raise Wrong("the PodDisruptionBudget does not count 4 pods yet") from None
+            return "counted"
+        return Task("pdb", "PodDisruptionBudget", check, hints=("", ""))
+
+    def api_down():
+        raise ConnectionRefusedError("connection refused")
+
+    assert run_check(answer(api_down), None).status == ERROR
+    assert run_check(answer(lambda: (False, "2 pods counted")), None).status == FAIL
