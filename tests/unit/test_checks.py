@@ -143,5 +143,5 @@ def test_a_wait_that_ran_out_because_the_cluster_did_not_answer_is_cannot_check_
     def api_down():
         raise ConnectionRefusedError("connection refused")
 
-    assert run_check(answer(api_down), None).status == ERROR
-    assert run_check(answer(lambda: (False, "2 pods counted")), None).status == FAIL
+    assert run_check(answer(api_down), None).state == ERROR
+    assert run_check(answer(lambda: (False, "2 pods counted")), None).state == FAIL
