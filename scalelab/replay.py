@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import urllib3
 from kubernetes import client
 
 from scalelab import k8s
@@ -38,11 +39,16 @@ class Sample:
     cpu_per_pod_m: float
     utilization: float  # % of the CPU request: what the HPA compares with its target
     note: str = ""
+    api_gap: bool = False  # the API server did not answer this tick: desired is the last known value
 
     @property
     def clock(self) -> str:
         return clock(self.minute)
 
+
+# What a replay rides out: the API server restarting or briefly unreachable.
+API_OUTAGE = (client.ApiException, urllib3.exceptions.HTTPError, ConnectionError, OSError)
+MAX_OUTAGE_SECONDS = 60.0  # wall seconds without an answer before the replay gives up
 
 # An operator sees the latest sample and may return a new replica count (None: leave it).
 Operator = Callable[[Sample], "int | None"]
@@ -143,16 +149,26 @@ class Replay:
     def tick(self, minute: float) -> Sample:
         pods = [p for p in self.pods.snapshot() if not p.metadata.deletion_timestamp]
         ready = [p for p in pods if k8s.pod_is_ready(p)]
-        desired = self._apps.read_namespaced_deployment_scale(self.deployment, self.namespace).spec.replicas or 0
         demand = self.profile.rps(minute)
         cap = self.capacity
         per_pod = cap.cpu_per_pod_m(demand, len(ready))
-        self.driver.apply(ready, per_pod)
+        gap = ""
+        try:
+            desired = self._apps.read_namespaced_deployment_scale(self.deployment, self.namespace).spec.replicas or 0
+            self.driver.apply(ready, per_pod)
+        except API_OUTAGE as exc:
+            # Running pods keep serving while the API server is away: score this minute with the
+            # pods last seen, and say so; the replay gives up only after MAX_OUTAGE_SECONDS.
+            desired = self.samples[-1].desired if self.samples else len(pods)
+            gap = f"{clock(minute)} the API server did not answer ({type(exc).__name__}): counted with the last known pods"
         sample = Sample(minute=minute, demand_rps=demand, served_rps=cap.served(demand, len(ready)),
                         dropped_rps=cap.dropped(demand, len(ready)), desired=desired, current=len(pods),
-                        ready=len(ready), cpu_per_pod_m=per_pod, utilization=cap.utilization(demand, len(ready)))
+                        ready=len(ready), cpu_per_pod_m=per_pod, utilization=cap.utilization(demand, len(ready)),
+                        note=gap, api_gap=bool(gap))
+        if gap:
+            self.notes.append(gap)
         self.score.add(demand, len(pods), len(ready), self.step, cap)
-        if self.operator is not None:
+        if self.operator is not None and not sample.api_gap:  # no decision while the cluster cannot be read
             wanted = self.operator(sample)
             if wanted is not None and wanted != desired:
                 self.scale(wanted)
@@ -163,10 +179,18 @@ class Replay:
     def _run(self) -> None:
         minute = 0.0
         next_tick = time.monotonic()
+        outage_since: float | None = None
         try:
             while minute <= self.profile.duration and not self._stop.is_set():
                 self._due_actions(minute)
                 sample = self.tick(minute)
+                if sample.api_gap:
+                    outage_since = time.monotonic() if outage_since is None else outage_since
+                    if time.monotonic() - outage_since > MAX_OUTAGE_SECONDS:
+                        raise RuntimeError(f"the API server did not answer for {MAX_OUTAGE_SECONDS:.0f} s "
+                                           "(`scalelab status` says whether the cluster is up)")
+                else:
+                    outage_since = None
                 self.samples.append(sample)
                 for listener in list(self.listeners):
                     listener(sample)

@@ -92,3 +92,31 @@ def test_runc_shim_leaves_other_commands_and_specs_alone(tmp_path):
     run_shim(tmp_path, "state", "node-1")
     run_shim(tmp_path, "create", "--bundle", str(tmp_path), "node-1")
     assert json.loads((tmp_path / "config.json").read_text()) == spec
+
+
+def test_images_carry_scalelab_names_on_the_host_and_official_names_inside_the_node(tmp_path):
+    import io
+    import tarfile
+
+    build = build_module()
+    official = "registry.k8s.io/pause:3.10.2"
+    host = build.host_name(official)
+    assert not host.startswith("registry.k8s.io/") and official in host
+    saved = tmp_path / "saved.tar"  # the layout `docker save` writes, with the host names
+    with tarfile.open(saved, "w") as tar:
+        for name, doc in (("manifest.json", [{"Config": "abc.json", "RepoTags": [host], "Layers": ["l1/layer.tar"]}]),
+                          ("repositories", {host.rsplit(":", 1)[0]: {"3.10.2": "l1"}})):
+            body = json.dumps(doc).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+        layer = b"layer bytes"
+        info = tarfile.TarInfo("l1/layer.tar")
+        info.size = len(layer)
+        tar.addfile(info, io.BytesIO(layer))
+    out = tmp_path / "node.tar"
+    build.retag_archive(saved, out, {host: official})
+    with tarfile.open(out) as tar:
+        assert json.load(tar.extractfile("manifest.json"))[0]["RepoTags"] == [official]
+        assert json.load(tar.extractfile("repositories")) == {"registry.k8s.io/pause": {"3.10.2": "l1"}}
+        assert tar.extractfile("l1/layer.tar").read() == b"layer bytes"

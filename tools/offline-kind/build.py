@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -196,15 +198,57 @@ def images() -> list[Image]:
     ]
 
 
+HOST_PREFIX = "scalelab-offline/"
+
+
+def host_name(official: str) -> str:
+    """The name an image carries on the host's Docker: Scale Lab's, so it never shadows the official one.
+
+    Only inside the kind node (through the archive :func:`save_images` writes) does
+    it carry the official name that kubeadm and the manifests ask for.
+    """
+    return HOST_PREFIX + official
+
+
+def retag_archive(source: Path, dest: Path, names: dict[str, str]) -> None:
+    """Copy a `docker save` archive, renaming its images (``names``: host name → official name)."""
+    def rename(ref: str) -> str:
+        for host, official in names.items():
+            if ref == host or ref == f"docker.io/{host}":
+                return official
+        return ref
+
+    with tarfile.open(source) as src, tarfile.open(dest, "w") as out:
+        for member in src:
+            data = src.extractfile(member) if member.isfile() else None
+            if member.name in ("manifest.json", "repositories") and data is not None:
+                doc = json.loads(data.read())
+                if member.name == "manifest.json":
+                    for entry in doc:
+                        entry["RepoTags"] = [rename(t) for t in entry.get("RepoTags") or []]
+                else:
+                    renamed: dict[str, dict[str, str]] = {}
+                    for repo, tags in doc.items():
+                        for tag, layer in tags.items():
+                            new_repo, new_tag = rename(f"{repo}:{tag}").rsplit(":", 1)
+                            renamed.setdefault(new_repo, {})[new_tag] = layer
+                    doc = renamed
+                body = json.dumps(doc).encode()
+                member.size = len(body)
+                out.addfile(member, io.BytesIO(body))
+            else:
+                out.addfile(member, data)
+
+
 def base_image_name(key: str) -> str:
     return f"scalelab/debian-base:{versions.DEBIAN_SUITE}-{key}"
 
 
 def build_image(image: Image, base: str, binaries: dict[str, Path], progress: Progress) -> None:
     key = digest(image, base, *[binaries[b] for b in image.files.values()])
-    if image_label(image.name) == key:
+    if image_label(host_name(image.name)) == key:
         return
-    progress.step(f"docker build {image.name}")
+    progress.step(f"docker build {host_name(image.name)}")
     ctx = work_dir() / "context"
     mounts.remove_tree(ctx)
     ctx.mkdir(parents=True)
@@ -217,7 +261,7 @@ def build_image(image: Image, base: str, binaries: dict[str, Path], progress: Pr
     if image.entrypoint:
         lines.append("ENTRYPOINT " + json.dumps(list(image.entrypoint)))
     (ctx / "Dockerfile").write_text("\n".join(lines) + "\n")
-    run(["docker", "build", "-q", "-t", image.name, str(ctx)], f"docker build {image.name}",
+    run(["docker", "build", "-q", "-t", host_name(image.name), str(ctx)], f"docker build {host_name(image.name)}",
         env={**os.environ, "DOCKER_BUILDKIT": "0"})
 
 
@@ -329,11 +373,14 @@ def finish_node_image(rootfs_image: str, key: str, progress: Progress) -> None:
 
 
 def save_images(names: list[str], key: str, progress: Progress) -> list[Path]:
+    """One archive of the images (official names) for the node to import at boot."""
     out = work_dir() / f"images-{key}.tar"
     if not out.exists():
         progress.step(f"docker save {len(names)} images")
-        partial = out.with_suffix(".partial")
-        run(["docker", "save", "-o", str(partial), *names], "docker save")
+        saved, partial = out.with_suffix(".saved"), out.with_suffix(".partial")
+        run(["docker", "save", "-o", str(saved), *[host_name(n) for n in names]], "docker save")
+        retag_archive(saved, partial, {host_name(n): n for n in names})
+        saved.unlink()
         partial.rename(out)
     return [out]
 
@@ -371,7 +418,8 @@ def build(progress: Progress) -> str:
     for image in wanted:
         build_image(image, base, binaries, progress)
     names = [i.name for i in wanted]
-    image_key = digest(*[image_label(n) for n in names])
+    # "host-names": archives saved before images carried Scale Lab's names on the host are not reused.
+    image_key = digest("host-names", *[image_label(host_name(n)) for n in names])
     tars = save_images(names, image_key, progress)
     node_inputs = [HERE / f for f in ("build.py", "podnet.yaml", "storage.yaml", "scalelab-preload.service")]
     node_key = digest(base_key, image_key, *node_inputs,

@@ -1,0 +1,49 @@
+"""The API server goes away mid-lesson: the kwok control plane (this layer's cluster) stops, then starts again.
+
+A replay rides it out, scoring the minutes it could not read with the pods last
+seen and saying so; a lab check whose wait runs out because nothing answers is
+CANNOT CHECK, not a wrong answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from scalelab import k8s
+from scalelab.progress import Progress
+from scalelab.replay import Replay
+from scalelab.traffic import Capacity, EmulatedCPU, Profile
+from scalelab.wait import wait_for
+from tests.cluster.helpers import deployment
+
+pytestmark = pytest.mark.cluster
+
+NS = "outage-replay"
+
+
+def test_a_replay_rides_out_an_api_server_outage(cluster, api, monkeypatch):
+    monkeypatch.delenv("SCALELAB_FAST_FORWARD", raising=False)
+    k8s.delete_namespace(api, NS)
+    k8s.ensure_namespace(api, NS)
+    k8s.apply_objects(api, [deployment("stream-api", "registry.k8s.io/pause:3.10", replicas=3, cpu="100m")], NS)
+    wait_for(lambda: k8s.rollout_status(api, NS, "stream-api"), "3 ready pods", 120)
+    replay = Replay(api, NS, "stream-api", Profile("flat", ((0, 200), (40, 200))), EmulatedCPU(api),
+                    capacity=Capacity(), fast_forward=120.0)  # one story minute every 0.5 s: 20 s in all
+    outage = threading.Thread(target=lambda: (time.sleep(3), cluster.stop(Progress(quiet=True)),
+                                              time.sleep(3), cluster.start(Progress(quiet=True))))
+    try:
+        replay.start()
+        outage.start()
+        replay.wait(180)  # raises if the replay gave up
+        outage.join(180)
+    finally:
+        cluster.up(Progress(quiet=True))
+        k8s.delete_namespace(cluster.api(), NS)
+    gaps = [s for s in replay.samples if s.api_gap]
+    assert gaps, "the outage never showed in the samples (did the cluster stop?)"
+    assert replay.samples[-1].minute == 40 and not replay.samples[-1].api_gap
+    assert all(s.ready == 3 for s in gaps), "pods kept serving while the API server was away"
+    assert any("did not answer" in n for n in replay.notes)
