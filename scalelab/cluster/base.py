@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from kubernetes import client
 
-from scalelab import guard, kube
+from scalelab import guard, kube, paths
 from scalelab.cluster import readiness
 from scalelab.errors import NoClusterError, ScaleLabError
 from scalelab.names import POOL_LABEL, TUTORIAL_LABEL, ZONE_LABEL
@@ -92,12 +92,16 @@ class Provider(ABC):
                 progress.step(f"cluster '{self.cluster}' ({self.name}) is already up and ready; nothing to do")
                 return False
             progress.step(f"cluster '{self.cluster}' is running but not ready; repairing")
+        elif self.exists() and self._creation_marker().exists():
+            progress.step(f"cluster '{self.cluster}' was left half-made by an interrupted `scalelab up`; "
+                          "deleting it to create it afresh")
+            self.delete(progress)
+            self._create(progress)
         elif self.exists():
             progress.step(f"starting the stopped cluster '{self.cluster}' ({self.name})")
             self.start(progress)
         else:
-            progress.step(f"creating cluster '{self.cluster}' with the {self.name} provider")
-            self.create(progress)
+            self._create(progress)
         guard.remember(self.context)
         kube.use_context(self.context)
         api = kube.api_client(self.context)
@@ -107,12 +111,37 @@ class Provider(ABC):
         progress.step(f"cluster '{self.cluster}' is ready (context {self.context})")
         return True
 
+    def _creation_marker(self):
+        """Present while ``create`` runs: if it is still there, the creation never finished."""
+        return paths.state_dir() / f"creating-{self.name}-{self.cluster}"
+
+    def _create(self, progress: Progress) -> None:
+        """Create the cluster, leaving either a whole one or none: an interrupted creation
+        (Ctrl-C, an error) removes what it made; a killed one leaves the marker for the next `up`."""
+        progress.step(f"creating cluster '{self.cluster}' with the {self.name} provider")
+        marker = self._creation_marker()
+        marker.write_text("a `scalelab up` is creating this cluster; if it is no longer running, the next one "
+                          "deletes the half-made cluster and starts again\n")
+        try:
+            self.create(progress)
+        except BaseException:
+            progress.step(f"creating '{self.cluster}' did not finish: removing the half-made cluster")
+            try:
+                if self.exists():
+                    self.delete(progress)
+                marker.unlink(missing_ok=True)
+            except Exception:  # noqa: BLE001 - the marker stays, and the next `up` cleans up
+                pass
+            raise
+        marker.unlink(missing_ok=True)
+
     def down(self, progress: Progress) -> None:
         if not self.exists():
             progress.step(f"no cluster '{self.cluster}' ({self.name}); nothing to delete")
         else:
             self.delete(progress)
             progress.step(f"deleted cluster '{self.cluster}'")
+        self._creation_marker().unlink(missing_ok=True)
         guard.forget(self.context)
 
     def api(self) -> client.ApiClient:
