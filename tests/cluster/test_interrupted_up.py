@@ -25,7 +25,8 @@ pytestmark = pytest.mark.cluster
 def start_up(name: str, kubeconfig: Path) -> subprocess.Popen:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     return subprocess.Popen([sys.executable, "-m", "scalelab.cli", "up", "--provider", "kwok", "--cluster", name],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group, as a terminal's foreground job
 
 
 def interrupt_while_creating(proc: subprocess.Popen, provider: KwokProvider, sig: int) -> str:
@@ -34,7 +35,7 @@ def interrupt_while_creating(proc: subprocess.Popen, provider: KwokProvider, sig
         assert proc.poll() is None, proc.stdout.read()
         time.sleep(0.2)
     assert provider.exists(), "the cluster never began to exist"
-    proc.send_signal(sig)
+    os.killpg(proc.pid, sig)  # a terminal's Ctrl-C (or a kill) reaches the whole job: kwokctl too
     out, _ = proc.communicate(timeout=120)
     return out
 
