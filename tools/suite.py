@@ -168,7 +168,12 @@ def stages(only: set[str], kwok_workers: int, extra: list[str]) -> list[Stage]:
         out += [
             Stage("binaries", ["nice", "-n", "5", py, "-m", "scalelab.cli", "binaries"]),
             Stage("npm", ["npm", "ci", "--prefix", "tests/browser", "--no-audit", "--no-fund", "--loglevel=error"]),
-            Stage("kwok", [py, "-m", "pytest", "-p", "no:cacheprovider", "--ignore=tests/unit", "--ignore=tests/kind",
+            # Niced, and so are the kwok control planes its workers start: the kind layer's pods burn
+            # real CPU that the lessons measure, and on cgroup v1 every runnable process outside Docker
+            # weighs as much as all of Docker's containers together (a 100m pod asked to burn 500m
+            # got 68m while the three kwok clusters ran beside it at normal priority).
+            Stage("kwok", ["nice", "-n", "10", py, "-m", "pytest", "-p", "no:cacheprovider", "--ignore=tests/unit",
+                           "--ignore=tests/kind",
                            "--ignore=tests/browser", "-n", str(kwok_workers), "--dist", "loadscope", *extra],
                   after=("binaries",)),
             # JupyterLab in Chromium, last and alone: under a load of many runnable processes (the kind
