@@ -50,6 +50,7 @@ from scalelab.errors import BuildError, ScaleLabError  # noqa: E402
 from scalelab.progress import Progress  # noqa: E402
 
 MIRROR = os.environ.get("SCALELAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")  # Debian's package debian-archive-keyring
 # In every image built on the base: iptables/nftables/conntrack for kube-proxy,
 # stress for the resource-consumer's memory endpoint (as in its upstream image).
 BASE_PACKAGES = ["ca-certificates", "iptables", "nftables", "conntrack", "stress", "iproute2", "procps"]
@@ -139,8 +140,12 @@ def debootstrap_base(progress: Progress) -> Path:
     mounts.remove_tree(target)
     tmp = target.with_name(target.name + ".partial")
     mounts.remove_tree(tmp)
-    run(["debootstrap", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES), versions.DEBIAN_SUITE,
-         str(tmp), MIRROR], "debootstrap")
+    if not DEBIAN_KEYRING.exists():
+        raise ScaleLabError(f"{DEBIAN_KEYRING} is missing, so debootstrap could not verify what it downloads.",
+                            "apt-get install debian-archive-keyring")
+    # An explicit keyring: debootstrap refuses a Release file whose signature it cannot verify.
+    run(["debootstrap", f"--keyring={DEBIAN_KEYRING}", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES),
+         versions.DEBIAN_SUITE, str(tmp), MIRROR], "debootstrap")
     for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for entry in (tmp / cache).glob("*"):
             if entry.is_file():
