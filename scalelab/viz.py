@@ -182,6 +182,9 @@ class ScalingDashboard(LiveView):
         add(go.Scatter(name="desired", mode="lines", line={"color": "#9467bd", "shape": "hv", "dash": "dot"}), 3, 1)
         add(go.Scatter(name="existing", mode="lines", line={"color": "#8c564b", "shape": "hv"}), 3, 1)
         add(go.Scatter(name="ready", mode="lines", line={"color": "#2ca02c", "shape": "hv", "width": 3}), 3, 1)
+        # Minutes the API server did not answer (the replay scored them with the pods last seen).
+        add(go.Scatter(name="API server did not answer", mode="markers", showlegend=False,
+                       marker={"symbol": "x", "color": "#000000", "size": 9}), 3, 1)
         ticks = list(range(0, int(replay.profile.duration) + 1, 10))
         fig.update_xaxes(range=[0, replay.profile.duration], tickvals=ticks, ticktext=[clock(t) for t in ticks])
         fig.update_layout(height=620, margin={"t": 40, "b": 30, "l": 50, "r": 10}, title=title or None,
@@ -201,15 +204,20 @@ class ScalingDashboard(LiveView):
             [p.utilization for p in s], [self.hpa_target] * len(s) if self.hpa_target else [],
             [p.desired for p in s], [p.current for p in s], [p.ready for p in s],
         ]
+        gaps = [p for p in s if p.api_gap]
         with self.figure.batch_update():
             for trace, ys in zip(self.figure.data, columns):
                 trace.x, trace.y = (x if ys else []), ys
+            marks = self.figure.data[len(columns)]
+            marks.x, marks.y, marks.showlegend = [p.minute for p in gaps], [p.ready for p in gaps], bool(gaps)
         score = self.replay.score
         now = s[-1] if s else None
         state = f"{now.clock}: demand {now.demand_rps:.0f} req/s, {now.ready} ready pods" if now else "starting…"
         self.caption.value = (f"<b>{self.replay.score.name}</b> — {state} · dropped so far "
                               f"<b>{score.dropped_requests:,.0f}</b> requests ({score.dropped_percent:.1f}%) · "
-                              f"{score.pod_minutes:.0f} pod-minutes")
+                              f"{score.pod_minutes:.0f} pod-minutes"
+                              + (f" · the API server did not answer for {len(gaps)} story minute(s), marked ×"
+                                 if gaps else ""))
 
 
 # --- pod board ----------------------------------------------------------------------------
