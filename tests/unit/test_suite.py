@@ -114,6 +114,8 @@ def test_on_kind_the_notebooks_that_burn_real_cpu_never_run_side_by_side():
     assert group_of(lesson_01, "kind") == group_of(lab_2, "kind") != group_of("lessons/00-setup-and-tour.ipynb::Cell 1",
                                                                              "kind")
     assert group_of(lesson_01, "kwok") != group_of(lab_2, "kwok")  # kwok workers each have a cluster: no need
+    # Lesson 02's throttling cell measures one pod's burn: never beside a spike replay.
+    assert group_of("lessons/02-requests-limits-quotas.ipynb::Cell 14", "kind") == group_of(lab_2, "kind")
 
 
 def test_a_stage_that_only_waits_for_quiet_runs_after_a_failed_one():
