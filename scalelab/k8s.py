@@ -12,12 +12,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import urllib3
 import yaml
 from kubernetes import client, dynamic
 
 from scalelab import guard
 from scalelab.errors import ContextNotAllowedError, ScaleLabError
 from scalelab.wait import wait_for
+
+# The cluster did not answer: connection refused or reset, a timeout, a broken response.
+UNREACHABLE = (urllib3.exceptions.HTTPError, ConnectionError, OSError)
+# ... or answered with an error status: either way nothing was learnt about the objects asked for.
+UNREADABLE = (client.ApiException, *UNREACHABLE)
 
 from scalelab.names import FIELD_MANAGER, POOL_LABEL, TUTORIAL_LABEL
 

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import urllib3
 from kubernetes import client
 
 from scalelab import k8s
@@ -47,7 +46,7 @@ class Sample:
 
 
 # What a replay rides out: the API server restarting or briefly unreachable.
-API_OUTAGE = (client.ApiException, urllib3.exceptions.HTTPError, ConnectionError, OSError)
+API_OUTAGE = k8s.UNREADABLE
 MAX_OUTAGE_SECONDS = 60.0  # wall seconds without an answer before the replay gives up
 
 # An operator sees the latest sample and may return a new replica count (None: leave it).

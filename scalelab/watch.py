@@ -92,19 +92,20 @@ class Informer:
     def snapshot(self) -> list[Any]:
         """Every object as last seen. Before the first list, there is no answer (not an empty one)."""
         if not self.synced.is_set():
-            raise NotSyncedError(f"the watch on {self.name} has not listed anything yet"
-                                 + (f" (last error: {self.last_error})" if self.last_error else "") + ".",
-                                 "check that the cluster answers (`scalelab status`), then run the cell again")
+            raise self._not_synced("has not listed anything yet")
         with self.lock:
             return list(self.items.values())
 
     def wait_synced(self, timeout: float = 30) -> bool:
         """Wait for the first list; :class:`NotSyncedError` if it did not come: counting zero pods would be a lie."""
         if not self.synced.wait(timeout):
-            raise NotSyncedError(f"the watch on {self.name} could not list within {timeout:.0f} s"
-                                 + (f" (last error: {self.last_error})" if self.last_error else "") + ".",
-                                 "check that the cluster answers (`scalelab status`), then run the cell again")
+            raise self._not_synced(f"could not list within {timeout:.0f} s")
         return True
+
+    def _not_synced(self, what: str) -> NotSyncedError:
+        error = f" (last error: {self.last_error})" if self.last_error else ""
+        return NotSyncedError(f"the watch on {self.name} {what}{error}.",
+                              "check that the cluster answers (`scalelab status`), then run the cell again")
 
     # --- the loop -------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import urllib3
 from kubernetes import client
 
+from scalelab import k8s
 from scalelab.errors import ScaleLabError, WaitTimeout
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
@@ -80,7 +80,7 @@ class Result:
         return f"[{mark}] {self.task}: {self.message}"
 
 
-UNREACHABLE = (urllib3.exceptions.HTTPError, ConnectionError, OSError)
+UNREACHABLE = k8s.UNREACHABLE
 
 
 def unless_unreadable(exc: WaitTimeout) -> None:
@@ -90,7 +90,7 @@ def unless_unreadable(exc: WaitTimeout) -> None:
     a wait that ran out because the API server did not answer says nothing about
     the learner's answer.
     """
-    if isinstance(exc.last_error, (client.ApiException, *UNREACHABLE)):
+    if isinstance(exc.last_error, k8s.UNREADABLE):
         raise exc.last_error
 
 
