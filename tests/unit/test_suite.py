@@ -124,3 +124,20 @@ def test_a_stage_that_only_waits_for_quiet_runs_after_a_failed_one():
     runner.run()
     assert runner.stages["kind"].state == "failed" and runner.stages["browser"].state == "passed"
     assert runner.stages["browser"].started >= runner.stages["kind"].ended
+
+
+def test_the_kwok_binaries_wait_for_the_node_image_only_when_the_kind_layer_runs():
+    both = {s.name: s for s in suite.stages({"kwok", "kind"}, 3, [])}
+    assert "node" in both["binaries"].later_than  # the node build makes the shared control plane first
+    assert both["kind"].after == ("node",) and "binaries" not in both["kind"].after + both["kind"].later_than
+    alone = suite.Suite(suite.stages({"kwok"}, 3, []), deadline=60)
+    assert "node" not in alone.stages  # later_than names a stage that is absent: no wait
+
+
+def test_a_stage_later_than_a_failed_one_still_runs_after_it():
+    stages = [suite.Stage("node", ["sh", "-c", "sleep 0.5; exit 1"]),
+              suite.Stage("binaries", ["true"], later_than=("node",))]
+    runner = suite.Suite(stages, deadline=60)
+    runner.run()
+    assert runner.stages["binaries"].state == "passed"
+    assert runner.stages["binaries"].started >= runner.stages["node"].ended
