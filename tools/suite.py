@@ -87,6 +87,7 @@ class Suite:
         self.deadline = deadline
         self.procs: dict[str, subprocess.Popen] = {}
         self.lock = threading.Lock()
+        self.stopping = False  # set on SIGTERM/SIGINT: no stage starts after that
 
     def say(self, text: str) -> None:
         with self.lock:
@@ -103,14 +104,20 @@ class Suite:
                 self.say(f"{stage.name}: not run ({stage.reason})")
                 stage.done.set()
                 return
-        stage.state, stage.started = "running", time.monotonic()
-        self.say(f"{stage.name}: started (log: {stage.log})")
-        with open(stage.log, "w") as log:
+        with self.lock:  # with stop_all's check: a stage starts entirely before a stop, or not at all
+            if self.stopping:
+                stage.state, stage.reason = "not run", "the suite was stopped"
+                stage.done.set()
+                return
+            stage.state, stage.started = "running", time.monotonic()
+            log = open(stage.log, "w")
             log.write(f"$ {' '.join(stage.cmd)}\n")
             log.flush()
             proc = subprocess.Popen(stage.cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env={**os.environ, **stage.env}, start_new_session=True)
             self.procs[stage.name] = proc
+        self.say(f"{stage.name}: started (log: {stage.log})")
+        with log:
             stage.code = proc.wait()
         stage.ended = time.monotonic()
         stage.state = "passed" if stage.code == 0 else "failed"
@@ -118,6 +125,37 @@ class Suite:
         self.say(f"{stage.name}: {stage.state} in {stage.seconds:.0f}s (exit {stage.code})"
                  + (f" — {stage.summary}" if stage.summary else ""))
         stage.done.set()
+
+    def stop_all(self, reason: str) -> None:
+        """SIGTERM every running stage's process group (each stage runs in a session of its own, so a
+        signal to the suite alone would leave them running): builds unmount what they mounted, the kind
+        layer deletes its cluster, pytest's fixtures tear down."""
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is None:
+                self.stages[name].reason = reason
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    def stop_on_signals(self) -> None:
+        """On SIGTERM/SIGINT (a CI timeout, Ctrl-C): stop every stage, give each a minute to clean up, exit."""
+
+        def interrupted(signum: int, _frame: object) -> None:
+            name = signal.Signals(signum).name
+            with self.lock:
+                self.stopping = True
+            self.say(f"suite: {name}: stopping every stage")
+            self.stop_all(f"stopped by {name}")
+            for proc in list(self.procs.values()):
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, interrupted)
+        signal.signal(signal.SIGINT, interrupted)
 
     def run(self) -> None:
         threads = [threading.Thread(target=self.run_stage, args=(s,), daemon=True) for s in self.stages.values()]
@@ -127,10 +165,7 @@ class Suite:
             t.join(timeout=max(0.0, self.deadline - (time.monotonic() - self.start)))
         if any(t.is_alive() for t in threads):
             self.say(f"deadline of {self.deadline:.0f}s reached: stopping what still runs")
-            for name, proc in self.procs.items():
-                if proc.poll() is None:
-                    self.stages[name].reason = "stopped at the deadline"
-                    os.killpg(proc.pid, signal.SIGTERM)
+            self.stop_all("stopped at the deadline")
             for t in threads:
                 t.join(timeout=60)
             for stage in self.stages.values():
@@ -212,6 +247,7 @@ def main() -> int:
     if "kind" in only and skip_reason:
         only.discard("kind")
     suite = Suite(stages(only, args.kwok_workers, args.pytest_args), args.deadline)
+    suite.stop_on_signals()
     suite.say(f"suite: layers {', '.join(sorted(only))}; logs in {log_dir()}")
     suite.run()
 

@@ -141,3 +141,35 @@ def test_a_stage_later_than_a_failed_one_still_runs_after_it():
     runner.run()
     assert runner.stages["binaries"].state == "passed"
     assert runner.stages["binaries"].started >= runner.stages["node"].ended
+
+
+def test_a_signal_to_the_suite_stops_its_stages_and_lets_them_clean_up(tmp_path):
+    """Each stage runs in a session of its own: SIGTERM to the suite must reach them (a CI timeout
+    must not leave a build or a kind cluster behind), and no stage may start after it."""
+    import signal
+    import subprocess
+    import textwrap
+
+    cleaned, later = tmp_path / "cleaned", tmp_path / "later"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / 'tools')!r})
+        import suite
+        stage = suite.Stage("build", ["sh", "-c", "trap 'echo unmounted > {cleaned}; exit 143' TERM; "
+                                             "echo ready; sleep 60 & wait"])
+        after = suite.Stage("layer", ["sh", "-c", "touch {later}"], later_than=("build",))
+        runner = suite.Suite([stage, after], deadline=120)
+        runner.stop_on_signals()
+        runner.run()
+    """)
+    env = {**__import__("os").environ, "SCALELAB_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    log = tmp_path / "cache" / "logs" / "suite" / "build.log"
+    deadline = time.monotonic() + 20
+    while not (log.exists() and "ready" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    assert cleaned.read_text().strip() == "unmounted"
+    assert not later.exists()
