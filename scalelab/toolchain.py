@@ -180,7 +180,7 @@ def go_env() -> dict[str, str]:
     env.update(
         GOMODCACHE=str(base / "mod"),
         GOCACHE=str(base / "build"),
-        GOFLAGS="-mod=mod -buildvcs=false",
+        GOFLAGS="-mod=readonly -buildvcs=false",
         CGO_ENABLED="0",
         GOTOOLCHAIN="local",
     )
@@ -260,30 +260,59 @@ def kubernetes_package(binary: str) -> str:
     return KUBERNETES_PACKAGES.get(binary, f"k8s.io/kubernetes/cmd/{binary}")
 
 
+# The wrapper modules' go.mod, go.sum and source are committed (scalelab/gomod/, made by
+# tools/gomod-update.py): builds run with -mod=readonly, so every module of Kubernetes' and etcd's
+# dependency graph is checked against the go.sum we reviewed, and nothing is resolved anew.
+GOMOD_DIR = Path(__file__).resolve().parent / "gomod"
+
+
+def wrapper_dir(name: str) -> Path:
+    """Committed wrapper module ``name`` (kubebuild, etcdbuild)."""
+    return GOMOD_DIR / name
+
+
+def copy_wrapper(name: str, work: Path) -> None:
+    for item in wrapper_dir(name).iterdir():
+        if item.is_file():
+            shutil.copy2(item, work / item.name)
+
+
+def write_wrapper(name: str, work: Path, progress: Progress) -> None:
+    """Make wrapper module ``name`` afresh from the pinned versions (tools/gomod-update.py runs this, then
+    `go mod tidy`): its go.mod requires the release and pins each locally replaced module to a real tag."""
+    go, log = go_binary(), paths.logs_dir() / f"gomod-{name}.log"
+    if name == "kubebuild":
+        gomod = _module_gomod(go, "k8s.io/kubernetes", versions.KUBERNETES, work, log, progress)
+        replaces = {mod: staging_tag(versions.KUBERNETES) for mod in local_replaces(gomod)}
+        (work / "go.mod").write_text(wrapper_gomod("scalelab.local/kubebuild", "k8s.io/kubernetes",
+                                                   versions.KUBERNETES, replaces))
+        binaries = KUBERNETES.binaries + KUBERNETES_NODE.binaries
+        imports = "\n".join(f'\t_ "{kubernetes_package(b)}"' for b in binaries)
+        (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n")
+    elif name == "etcdbuild":
+        gomod = _module_gomod(go, "go.etcd.io/etcd/server/v3", versions.ETCD, work, log, progress)
+        replaces = {mod: versions.ETCD for mod in local_replaces(gomod)}
+        (work / "go.mod").write_text(wrapper_gomod("scalelab.local/etcdbuild", "go.etcd.io/etcd/server/v3",
+                                                   versions.ETCD, replaces))
+        (work / "main.go").write_text(
+            'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\n'
+            "func main() { etcdmain.Main(os.Args) }\n"
+        )
+    else:
+        raise ValueError(f"no wrapper module {name!r}")
+
+
 def build_kubernetes(component: Component, work: Path, out: Path, progress: Progress) -> None:
     go, log = go_binary(), _log(component)
-    gomod = _module_gomod(go, "k8s.io/kubernetes", component.version, work, log, progress)
-    tag = staging_tag(component.version)
-    replaces = {mod: tag for mod in local_replaces(gomod)}
-    (work / "go.mod").write_text(wrapper_gomod("scalelab.local/kubebuild", "k8s.io/kubernetes", component.version, replaces))
+    copy_wrapper("kubebuild", work)
     pkgs = [kubernetes_package(b) for b in component.binaries]
-    imports = "\n".join(f'\t_ "{p}"' for p in pkgs)
-    (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n")
-    run_logged([go, "mod", "tidy"], work, log, progress, "resolving Kubernetes modules")
     run_logged([go, "build", "-v", "-trimpath", "-ldflags", version_ldflags(component.version), "-o", str(out) + "/", *pkgs],
                work, log, progress, f"compiling Kubernetes {component.version}")
 
 
 def build_etcd(component: Component, work: Path, out: Path, progress: Progress) -> None:
     go, log = go_binary(), _log(component)
-    gomod = _module_gomod(go, "go.etcd.io/etcd/server/v3", component.version, work, log, progress)
-    replaces = {mod: component.version for mod in local_replaces(gomod)}
-    (work / "go.mod").write_text(wrapper_gomod("scalelab.local/etcdbuild", "go.etcd.io/etcd/server/v3", component.version, replaces))
-    (work / "main.go").write_text(
-        'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\n'
-        "func main() { etcdmain.Main(os.Args) }\n"
-    )
-    run_logged([go, "mod", "tidy"], work, log, progress, "resolving etcd modules")
+    copy_wrapper("etcdbuild", work)
     run_logged([go, "build", "-v", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "etcd"), "."],
                work, log, progress, f"compiling etcd {component.version}")
 

@@ -1,8 +1,13 @@
 """The recipe that builds Kubernetes and etcd from the Go module proxy, checked on plain text."""
 
+import re
+from pathlib import Path
+
 import pytest
 
-from scalelab import paths, toolchain
+from scalelab import paths, toolchain, versions
+
+ROOT = Path(__file__).resolve().parents[2]
 
 K8S_GOMOD = """module k8s.io/kubernetes
 
@@ -93,3 +98,33 @@ def test_old_go_is_refused_with_the_fix(monkeypatch, tmp_path):
     with pytest.raises(toolchain.MissingToolError) as err:
         toolchain.go_binary()
     assert "go1.21.0" in str(err.value) and "install Go 1.26" in err.value.fix
+
+
+def test_committed_kubernetes_wrapper_pins_the_release_and_every_staging_module():
+    gomod = (toolchain.wrapper_dir("kubebuild") / "go.mod").read_text()
+    assert f"require k8s.io/kubernetes {versions.KUBERNETES}" in gomod
+    replaces = re.findall(r"^\s*(\S+) => (\S+) (\S+)$", gomod, flags=re.M)
+    assert len(replaces) > 20 and all(a == b and tag == toolchain.staging_tag(versions.KUBERNETES)
+                                      for a, b, tag in replaces)
+    # What go.mod requires, go.sum holds a hash of (so -mod=readonly never resolves anything anew).
+    gosum = (toolchain.wrapper_dir("kubebuild") / "go.sum").read_text()
+    assert f"k8s.io/kubernetes {versions.KUBERNETES} h1:" in gosum
+    tools = (toolchain.wrapper_dir("kubebuild") / "tools.go").read_text()
+    for binary in toolchain.KUBERNETES.binaries + toolchain.KUBERNETES_NODE.binaries:
+        assert f'"{toolchain.kubernetes_package(binary)}"' in tools
+
+
+def test_committed_etcd_wrapper_pins_the_release():
+    gomod = (toolchain.wrapper_dir("etcdbuild") / "go.mod").read_text()
+    assert f"require go.etcd.io/etcd/server/v3 {versions.ETCD}" in gomod
+    gosum = (toolchain.wrapper_dir("etcdbuild") / "go.sum").read_text()
+    assert f"go.etcd.io/etcd/server/v3 {versions.ETCD} h1:" in gosum
+
+
+def test_go_builds_never_rewrite_go_mod():
+    assert "-mod=readonly" in toolchain.go_env()["GOFLAGS"].split()
+
+
+def test_wrappers_are_shipped_with_the_package():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"gomod/*/*"' in text
