@@ -46,7 +46,8 @@ def go_arch() -> str:
 
 @dataclass(frozen=True)
 class Download:
-    """One file of an official release, with the URL of its checksum if published."""
+    """One file of an official release. ``sha256_url`` is where the release publishes its checksum:
+    tools/pin-downloads.py reads it when pinning; downloads are checked against the pin only."""
 
     url: str
     sha256_url: str | None = None
@@ -104,16 +105,6 @@ def _fetch(url: str, dest: Path) -> None:
         shutil.copyfileobj(response, out)
 
 
-def _expected_sha256(sha_url: str, filename: str) -> str:
-    with urllib.request.urlopen(sha_url, timeout=DOWNLOAD_TIMEOUT) as response:
-        text = response.read().decode()
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 1 or (len(parts) >= 2 and parts[-1].lstrip("*").endswith(filename)):
-            return parts[0]
-    raise ValueError(f"no checksum for {filename} in {sha_url}")
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -122,33 +113,55 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def try_download(component: Component, out: Path, progress: Progress) -> bool:
-    """Fetch every binary of ``component`` from its release; False if any is unreachable."""
-    for binary in component.binaries:
-        spec = component.downloads(binary)
-        if spec is None:
-            return False
+class ChecksumMismatch(ValueError):
+    """A downloaded file whose sha256 is not the one pinned in versions.DOWNLOAD_SHA256."""
+
+
+def try_download(component: Component, out: Path, progress: Progress,
+                 pins: dict[str, str] | None = None) -> bool:
+    """Fetch every binary of ``component`` from its release; False if any is unpinned or unreachable.
+
+    Only files whose sha256 is pinned (``pins``, by default versions.DOWNLOAD_SHA256) are fetched, and a
+    file that does not match its pin is deleted and refused: a build from source follows instead.
+    """
+    pins = versions.DOWNLOAD_SHA256 if pins is None else pins
+    specs = [component.downloads(b) for b in component.binaries]
+    if any(spec is None for spec in specs):
+        return False
+    unpinned = [spec.url for spec in specs if spec is not None and spec.url not in pins]
+    if unpinned:
+        progress.step(f"{component.name}: no pinned sha256 for {unpinned[0]} (scalelab/versions.py); "
+                      "will build from source")
+        return False
+    fetched: dict[str, Path] = {}
+    for binary, spec in zip(component.binaries, specs):
+        assert spec is not None
         target = out / Path(spec.url).name
         try:
-            progress.tick(f"downloading {spec.url}")
-            _fetch(spec.url, target)
-            if spec.sha256_url:
-                expected = _expected_sha256(spec.sha256_url, target.name)
-                if _sha256(target) != expected:
-                    raise ValueError(f"checksum mismatch for {spec.url}")
+            if spec.url not in fetched:
+                progress.tick(f"downloading {spec.url}")
+                _fetch(spec.url, target)
+                actual = _sha256(target)
+                if actual != pins[spec.url]:
+                    raise ChecksumMismatch(f"sha256 of {spec.url} is {actual}, pinned {pins[spec.url]}")
+                fetched[spec.url] = target
+            if spec.member:
+                with tarfile.open(fetched[spec.url]) as archive:
+                    member = archive.extractfile(spec.member)
+                    if member is None:
+                        raise ValueError(f"{spec.member} missing from {spec.url}")
+                    (out / binary).write_bytes(member.read())
+            elif fetched[spec.url] != out / binary:
+                fetched[spec.url].rename(out / binary)
         except (OSError, ValueError) as exc:  # URLError is an OSError
-            progress.step(f"{component.name}: official download unavailable ({_reason(exc)}); will build from source")
+            for leftover in out.iterdir():
+                leftover.unlink()
+            progress.step(f"{component.name}: official download unusable ({_reason(exc)}); will build from source")
             return False
-        if spec.member:
-            with tarfile.open(target) as archive:
-                member = archive.extractfile(spec.member)
-                if member is None:
-                    return False
-                (out / binary).write_bytes(member.read())
-            target.unlink()
-        else:
-            target.rename(out / binary)
         (out / binary).chmod(0o755)
+    for spec in specs:  # the archives binaries were taken from
+        if spec is not None and spec.member:
+            fetched[spec.url].unlink(missing_ok=True)
     return True
 
 

@@ -18,6 +18,13 @@ KIND_NODE_IMAGE = (
     "kindest/node:v1.36.1"
     "@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
 )
+# sha256 of each release file Scale Lab may download (by URL), checked before the file is used.
+# A file without a pin here is never downloaded: its component is built from source instead, from
+# modules checked against the committed go.sum (scalelab/gomod/). Filled by tools/pin-downloads.py
+# on a machine that reaches dl.k8s.io and GitHub, and reviewed in the commit. Empty today: the
+# machines this release was made on reached package registries only, and a digest nobody could
+# check is not a pin.
+DOWNLOAD_SHA256: dict[str, str] = {}
 METRICS_SERVER_IMAGE = f"registry.k8s.io/metrics-server/metrics-server:{METRICS_SERVER}"
 # Go needed to build the pinned Kubernetes (k8s.io/kubernetes v1.36 declares go 1.26.0).
 GO_MINIMUM = (1, 26)

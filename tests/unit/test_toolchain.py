@@ -1,5 +1,7 @@
 """The recipe that builds Kubernetes and etcd from the Go module proxy, checked on plain text."""
 
+import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -86,8 +88,78 @@ def test_unreachable_download_falls_back_without_leaving_files(tmp_path, monkeyp
         raise OSError("Name or service not known")
 
     monkeypatch.setattr(toolchain, "_fetch", refuse)
-    assert toolchain.try_download(toolchain.KWOK, tmp_path, toolchain.Progress(quiet=True)) is False
+    pins = {toolchain.KWOK.downloads(b).url: "0" * 64 for b in toolchain.KWOK.binaries}
+    assert toolchain.try_download(toolchain.KWOK, tmp_path, toolchain.Progress(quiet=True), pins) is False
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def release_server(tmp_path):
+    """A local HTTP server playing a release host: serves files from a folder, records each request."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "release"
+    root.mkdir()
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()
+
+
+def _served_component(base: str) -> toolchain.Component:
+    return toolchain.Component("demo", "v1", ("alpha", "beta"), lambda b: toolchain.Download(f"{base}/{b}"),
+                               lambda *a: None)
+
+
+def test_a_download_matching_its_pin_is_installed(release_server, tmp_path):
+    root, base, _ = release_server
+    pins = {}
+    for name in ("alpha", "beta"):
+        (root / name).write_bytes(name.encode() * 100)
+        pins[f"{base}/{name}"] = hashlib.sha256(name.encode() * 100).hexdigest()
+    out = tmp_path / "out"
+    out.mkdir()
+    assert toolchain.try_download(_served_component(base), out, toolchain.Progress(quiet=True), pins) is True
+    assert sorted(p.name for p in out.iterdir()) == ["alpha", "beta"]
+    assert (out / "beta").read_bytes() == b"beta" * 100 and os.access(out / "beta", os.X_OK)
+
+
+def test_a_download_that_differs_from_its_pin_is_deleted_and_refused(release_server, tmp_path, capsys):
+    root, base, _ = release_server
+    (root / "alpha").write_bytes(b"good")
+    (root / "beta").write_bytes(b"tampered")
+    pins = {f"{base}/alpha": hashlib.sha256(b"good").hexdigest(), f"{base}/beta": hashlib.sha256(b"good").hexdigest()}
+    out = tmp_path / "out"
+    out.mkdir()
+    assert toolchain.try_download(_served_component(base), out, toolchain.Progress(), pins) is False
+    assert list(out.iterdir()) == []  # not even the file that matched stays
+    assert "pinned" in capsys.readouterr().err
+
+
+def test_an_unpinned_download_is_never_fetched(release_server, tmp_path):
+    root, base, requests = release_server
+    (root / "alpha").write_bytes(b"a")
+    (root / "beta").write_bytes(b"b")
+    pins = {f"{base}/alpha": hashlib.sha256(b"a").hexdigest()}  # beta has no pin
+    out = tmp_path / "out"
+    out.mkdir()
+    assert toolchain.try_download(_served_component(base), out, toolchain.Progress(quiet=True), pins) is False
+    assert requests == [] and list(out.iterdir()) == []
+
+
+def test_every_pin_is_a_sha256_of_a_url_scale_lab_downloads():
+    urls = {c.downloads(b).url for c in (*toolchain.ALL, toolchain.KUBERNETES_NODE) for b in c.binaries
+            if c.downloads(b) is not None}
+    for url, digest in versions.DOWNLOAD_SHA256.items():
+        assert url in urls and re.fullmatch(r"[0-9a-f]{64}", digest), url
 
 
 def test_old_go_is_refused_with_the_fix(monkeypatch, tmp_path):
