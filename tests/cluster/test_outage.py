@@ -50,3 +50,36 @@ def test_a_replay_rides_out_an_api_server_outage(cluster, api, monkeypatch):
     assert replay.samples[-1].minute == 40 and not replay.samples[-1].api_gap
     assert all(s.ready == 3 for s in gaps), "pods kept serving while the API server was away"
     assert any("did not answer" in n for n in replay.notes)
+
+
+NS_CHECK = "outage-check"
+
+
+def test_a_check_whose_wait_the_outage_ends_says_cannot_check(cluster, api):
+    """Lab 3's PodDisruptionBudget check waits up to 20 s for the budget to count the pods. Here it never
+    can (no pod matches), and the API server goes away during that wait: the result must be CANNOT CHECK
+    with the fix, not NOT YET with a hint that blames the learner's budget."""
+    from types import SimpleNamespace
+
+    from scalelab.checks import core, lab3_ship_v2
+
+    k8s.delete_namespace(api, NS_CHECK)
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS_CHECK)))
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "stream-api"},
+           "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "stream-api"}}}}
+    k8s.apply_objects(api, [pdb], NS_CHECK)
+    task = next(t for t in lab3_ship_v2.SPEC.tasks if t.id == "pdb")
+    lab = SimpleNamespace(api=api, namespace=NS_CHECK)
+    # Before the outage the same check is an answer the learner can act on (no pods to count yet).
+    before = core.run_check(task, lab)
+    assert before.state == core.FAIL and "does not count" in before.message
+    outage = threading.Thread(target=lambda: (time.sleep(2), cluster.stop(Progress(quiet=True))))
+    try:
+        outage.start()
+        during = core.run_check(task, lab)  # reads the budget, then waits 20 s; the API goes away at 2 s
+        outage.join(120)
+    finally:
+        cluster.up(Progress(quiet=True))
+        client.CoreV1Api(cluster.api()).delete_namespace(NS_CHECK)  # not awaited: see the replay test
+    assert during.state == core.ERROR, during.message
+    assert "scalelab up" in during.message and "does not count" not in during.message
