@@ -210,3 +210,19 @@ def test_short_evenings_cut_the_profile_cleanly():
     p = traffic.album_release(release_minute=10, minutes=30)
     assert p.duration == 30 and p.rps(12) == p.peak()
     assert traffic.viral_ramp(start_minute=5, minutes=20).duration == 20
+
+
+def test_the_scoreboard_keeps_runs_and_notes_apart(tmp_path, monkeypatch):
+    from scalelab import scoreboard
+
+    monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path))
+    score = traffic.Score("your HPA")
+    score.dropped_requests, score.pod_minutes = 120.0, 250.0
+    scoreboard.record("lab 2 viral spike", score, run="lab 2 · viral song")
+    scoreboard.note("02 right-sizing", "request 40m")
+    scoreboard.note("02 right-sizing", "request 45m")  # a re-run replaces the note
+    assert scoreboard.load()["lab 2 viral spike"]["run"] == "lab 2 · viral song"
+    assert "_notes" not in scoreboard.load() and scoreboard.notes() == {"02 right-sizing": "request 45m"}
+    html = scoreboard.table(["lab 2 viral spike"], with_notes=["02 right-sizing", "not recorded"])
+    assert "lab 2 · viral song" in html and "<li><b>02 right-sizing</b>: request 45m</li>" in html
+    assert "not recorded" not in html
