@@ -93,7 +93,8 @@ class Needs:
 NEEDS: dict[str, Needs] = {n.namespace: n for n in (
     Needs("lesson-00", workloads=(Workload("manifests/stream-api.yaml"),)),
     Needs("lesson-01", workloads=(Workload("manifests/stream-api.yaml", 6),)),  # the 18:00 schedule's 6 pods
-    Needs("lesson-02", workloads=(Workload("manifests/stream-api.yaml", 4),)),  # it adapts to the pools it finds
+    # Its peak is section 1's encoder, 6 pods × 500m (later steps run fewer pods); it adapts to the pools it finds.
+    Needs("lesson-02", workloads=(Workload("manifests/encoder.yaml"),)),
     Needs("lesson-03", workloads=(Workload("manifests/stream-api-autoscaled.yaml", "manifests/stream-api-hpa.yaml"),)),
     Needs("lesson-04", workloads=(Workload("manifests/rollout/stream-api-v1.yaml"),)),
     Needs("lesson-05", pools=("cloud",), nodes=2, why="it drains the busiest cloud node mid-spike",

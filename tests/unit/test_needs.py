@@ -119,8 +119,8 @@ def test_the_default_configs_run_every_notebook_and_one_node_names_the_three_tha
 def test_doctor_line_fails_with_the_fix_on_one_node_and_passes_on_the_fleet():
     failed = doctor.check_shape(needs.shape_of(ONE_NODE, []), "kind")
     assert failed.status == doctor.FAIL
-    # lesson 03 and lab 2 fit its 2 CPUs (15 and 20 pods of 100m): only pools, zones and nodes are missing
-    assert failed.detail.startswith("lesson 05 needs the cloud pool")
+    # lesson 03 and lab 2 fit its 2 CPUs (15 and 20 pods of 100m); lesson 02's encoder (6 × 500m) does not
+    assert failed.detail.startswith("lesson 02 needs 3.0 CPUs free; lesson 05 needs the cloud pool")
     assert failed.detail.endswith("this cluster has 1 schedulable node (pool laptop; no zone), 2.0 CPUs free")
     assert "fix: `scalelab down && scalelab up` (the default fleet" in failed.render()
     ok = doctor.check_shape(needs.shape_of(kind_nodes("default", "4"), []), "kind")
