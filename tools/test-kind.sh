@@ -35,11 +35,19 @@ down  # a cluster left by an interrupted run: start afresh
 trap down EXIT
 trap 'exit 143' TERM INT  # so that the EXIT trap deletes the cluster
 notebooks=${KIND_NOTEBOOKS-"lessons labs"}
-side_by_side=(tests/kind) drainers=()
+side_by_side=(tests/kind) drainers=() last=()
 # shellcheck disable=SC2086
 for nb in $([ -z "$notebooks" ] || find $notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort); do
-  case "$nb" in *05-release-day*|*04-spread*) drainers+=("$nb") ;; *) side_by_side+=("$nb") ;; esac
+  case "$nb" in
+    *05-release-day*|*04-spread*) drainers+=("$nb") ;;
+    # Lab 2's verdict rests on the HPA seeing really burned CPU in time: collected last, it runs last in
+    # the real-CPU group (tests/groups.py), after tests/kind's own burns and the kwok layer's start-up
+    # (collected first, it once ran beside both and its replay dropped more than 1 %).
+    *02-viral-spike*) last+=("$nb") ;;
+    *) side_by_side+=("$nb") ;;
+  esac
 done
+side_by_side+=("${last[@]}")
 status=0
 echo "kind layer, side by side (2 workers): ${side_by_side[*]}"
 python -m pytest -p no:cacheprovider -n 2 --dist loadscope "${side_by_side[@]}" "$@" || status=$?
