@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
@@ -30,7 +32,6 @@ pytestmark = pytest.mark.cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted([*ROOT.glob("lessons/*.ipynb"), *ROOT.glob("labs/*/*.ipynb")])
-LIB, TYPED = "printed-lib", "printed-typed"
 PROMPT = re.compile(r"^\s*# \$ (kubectl .*)$")
 
 
@@ -70,12 +71,12 @@ def as_typed(line: str, namespace: str, fill: str | None = None) -> list[list[st
     return commands
 
 
-def type_in_terminal(line: str, namespace: str, fill: str | None = None) -> None:
+def type_in_terminal(line: str, namespace: str, fill: str | None = None, timeout: float = 180) -> None:
     binary = shutil.which("kubectl")
     assert binary, "kubectl is not on PATH"
     for args in as_typed(line, namespace, fill):
         out = subprocess.run([binary, "--context", kube.current_context(), *args], cwd=ROOT,
-                             capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=180)
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
         assert out.returncode == 0, f"`kubectl {' '.join(args)}` failed: {out.stderr}"
 
 
@@ -95,122 +96,129 @@ def appliers(obj: Any) -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def namespaces(api):
-    for ns in (LIB, TYPED):
-        k8s.delete_namespace(api, ns)
-        k8s.ensure_namespace(api, ns)
-    yield
-    for ns in (LIB, TYPED):
-        k8s.delete_namespace(api, ns)
+def spaces(api):
+    """Two fresh namespaces (names of their own: a namespace still terminating from an earlier test, or
+    slow to go after a control-plane restart elsewhere in this session, never holds a test up)."""
+    suffix = secrets.token_hex(3)
+    pair = SimpleNamespace(lib=f"printed-lib-{suffix}", typed=f"printed-typed-{suffix}")
+    for name in (pair.lib, pair.typed):
+        k8s.ensure_namespace(api, name)
+    yield pair
+    for name in (pair.lib, pair.typed):
+        try:
+            client.CoreV1Api(api).delete_namespace(name)  # not awaited
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
 
 
-def both(setup: Callable[[str], None]) -> None:
-    for ns in (LIB, TYPED):
-        setup(ns)
+def both(spaces, setup: Callable[[str], None]) -> None:
+    for name in (spaces.lib, spaces.typed):
+        setup(name)
 
 
 def deployment(api, ns: str, name: str = "stream-api"):
     return client.AppsV1Api(api).read_namespaced_deployment(name, ns)
 
 
-def test_a_lesson_apply(api, namespaces):
+def test_a_lesson_apply(api, spaces):
     line = printed("03-", r"apply .* -f manifests/stream-api-autoscaled\.yaml$")
-    k8s.apply_file(api, ROOT / "manifests/stream-api-autoscaled.yaml", LIB)
-    type_in_terminal(line, TYPED)
-    lib, typed = deployment(api, LIB), deployment(api, TYPED)
+    k8s.apply_file(api, ROOT / "manifests/stream-api-autoscaled.yaml", spaces.lib)
+    type_in_terminal(line, spaces.typed)
+    lib, typed = deployment(api, spaces.lib), deployment(api, spaces.typed)
     assert comparable(typed) == comparable(lib)
     assert appliers(typed) == appliers(lib) == {(FIELD_MANAGER, "Apply")}
 
 
-def test_a_lab_apply_with_strict_validation(api, namespaces):
+def test_a_lab_apply_with_strict_validation(api, spaces):
     # The learner's file as found has TODOs; the reference answer stands in for a finished one.
     line = printed("lab-03", r"apply .*-f labs/03-ship-v2/deployment\.yaml$")
     line = line.replace("labs/03-ship-v2/", "labs/solutions/03-ship-v2/")
-    both(lambda ns: k8s.apply_file(api, ROOT / "manifests/labs/03-as-found.yaml", ns))
+    both(spaces, lambda ns: k8s.apply_file(api, ROOT / "manifests/labs/03-as-found.yaml", ns))
     # What Lab.apply runs (scalelab/checks/lab.py), without a notebook's kernel.
-    out = subprocess.run(["kubectl", "--context", kube.current_context(), "-n", LIB, "apply", "--server-side",
+    out = subprocess.run(["kubectl", "--context", kube.current_context(), "-n", spaces.lib, "apply", "--server-side",
                           f"--field-manager={FIELD_MANAGER}", "--force-conflicts", "--validate=strict",
                           "-f", str(ROOT / "labs/solutions/03-ship-v2/deployment.yaml")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    type_in_terminal(line, TYPED)
-    lib, typed = deployment(api, LIB), deployment(api, TYPED)
+    type_in_terminal(line, spaces.typed)
+    lib, typed = deployment(api, spaces.lib), deployment(api, spaces.typed)
     assert comparable(typed) == comparable(lib)
     assert appliers(typed) == appliers(lib)
 
 
-def test_scale(api, namespaces):
+def test_scale(api, spaces):
     line = printed("01-", r"^kubectl scale deployment/stream-api")
     replicas = int(re.search(r"--replicas=(\d+)", line)[1])
-    both(lambda ns: k8s.apply_file(api, ROOT / "manifests/stream-api.yaml", ns))
-    k8s.scale(api, LIB, "stream-api", replicas + 1)  # away from the manifest's count first, in both
-    k8s.scale(api, TYPED, "stream-api", replicas + 1)
-    k8s.scale(api, LIB, "stream-api", replicas)
-    type_in_terminal(line, TYPED)
-    assert deployment(api, TYPED).spec.replicas == deployment(api, LIB).spec.replicas == replicas
+    both(spaces, lambda ns: k8s.apply_file(api, ROOT / "manifests/stream-api.yaml", ns))
+    k8s.scale(api, spaces.lib, "stream-api", replicas + 1)  # away from the manifest's count first, in both
+    k8s.scale(api, spaces.typed, "stream-api", replicas + 1)
+    k8s.scale(api, spaces.lib, "stream-api", replicas)
+    type_in_terminal(line, spaces.typed)
+    assert deployment(api, spaces.typed).spec.replicas == deployment(api, spaces.lib).spec.replicas == replicas
 
 
-def test_patch(api, namespaces):
+def test_patch(api, spaces):
     line = printed("03-", r"^kubectl patch hpa stream-api")
-    for ns in (LIB, TYPED):
+    for ns in (spaces.lib, spaces.typed):
         k8s.apply_file(api, ROOT / "manifests/stream-api-autoscaled.yaml", ns)
         k8s.apply_file(api, ROOT / "manifests/stream-api-hpa.yaml", ns)
     client.AutoscalingV2Api(api).patch_namespaced_horizontal_pod_autoscaler(  # lesson 03's cell
-        "stream-api", LIB, {"spec": {"maxReplicas": 3}})
-    type_in_terminal(line, TYPED)
+        "stream-api", spaces.lib, {"spec": {"maxReplicas": 3}})
+    type_in_terminal(line, spaces.typed)
     hpa = client.AutoscalingV2Api(api).read_namespaced_horizontal_pod_autoscaler
-    assert comparable(hpa("stream-api", TYPED)) == comparable(hpa("stream-api", LIB))
-    assert hpa("stream-api", TYPED).spec.max_replicas == 3
+    assert comparable(hpa("stream-api", spaces.typed)) == comparable(hpa("stream-api", spaces.lib))
+    assert hpa("stream-api", spaces.typed).spec.max_replicas == 3
 
 
-def test_set_env(api, namespaces):
+def test_set_env(api, spaces):
     from scalelab.lesson import Lesson
 
     line = printed("05-", r"^kubectl set env deployment/stream-api")
-    both(lambda ns: k8s.apply_file(api, ROOT / "manifests/stream-api.yaml", ns))
-    lesson = Lesson.attach(LIB)
+    both(spaces, lambda ns: k8s.apply_file(api, ROOT / "manifests/stream-api.yaml", ns))
+    lesson = Lesson.attach(spaces.lib)
     lesson.set_env("stream-api", "stream-api", STREAM_API_VERSION="v2")
-    type_in_terminal(line, TYPED)
-    assert comparable(deployment(api, TYPED)) == comparable(deployment(api, LIB))
+    type_in_terminal(line, spaces.typed)
+    assert comparable(deployment(api, spaces.typed)) == comparable(deployment(api, spaces.lib))
 
 
-def test_delete_a_pod(api, namespaces):
+def test_delete_a_pod(api, spaces):
     line = printed("00-", r"^kubectl delete pod <victim>")
-    both(lambda ns: k8s.apply_file(api, ROOT / "manifests/stream-api.yaml", ns))
+    both(spaces, lambda ns: k8s.apply_file(api, ROOT / "manifests/stream-api.yaml", ns))
     core = client.CoreV1Api(api)
 
     def a_pod(ns: str) -> str:
         return eventually(lambda: [p.metadata.name for p in core.list_namespaced_pod(ns).items], 120,
                           f"pods in {ns}")[0]
 
-    victims = {ns: a_pod(ns) for ns in (LIB, TYPED)}
-    core.delete_namespaced_pod(victims[LIB], LIB)  # lesson 00's cell
-    type_in_terminal(line, TYPED, fill=victims[TYPED])  # kubectl waits until it is gone
+    victims = {ns: a_pod(ns) for ns in (spaces.lib, spaces.typed)}
+    core.delete_namespaced_pod(victims[spaces.lib], spaces.lib)  # lesson 00's cell
+    type_in_terminal(line, spaces.typed, fill=victims[spaces.typed])  # kubectl waits until it is gone
     for ns, victim in victims.items():
         eventually(lambda: victim not in [p.metadata.name for p in core.list_namespaced_pod(ns).items], 90,
                    f"{victim} gone")
 
 
-def test_delete_a_deployment_and_its_pods(api, namespaces):
+def test_delete_a_deployment_and_its_pods(api, spaces):
     line = printed("02-", r"^kubectl delete deployment stream-api .*&& kubectl delete pods --all")
-    both(lambda ns: k8s.apply_file(api, ROOT / "manifests/stream-api.yaml", ns))
-    client.AppsV1Api(api).delete_namespaced_deployment("stream-api", LIB)  # lesson 02's cell
-    client.CoreV1Api(api).delete_collection_namespaced_pod(LIB)
-    type_in_terminal(line, TYPED)
-    for ns in (LIB, TYPED):
+    both(spaces, lambda ns: k8s.apply_file(api, ROOT / "manifests/stream-api.yaml", ns))
+    client.AppsV1Api(api).delete_namespaced_deployment("stream-api", spaces.lib)  # lesson 02's cell
+    client.CoreV1Api(api).delete_collection_namespaced_pod(spaces.lib)
+    type_in_terminal(line, spaces.typed)
+    for ns in (spaces.lib, spaces.typed):
         eventually(lambda: not client.CoreV1Api(api).list_namespaced_pod(ns).items, 120, f"{ns} empty of pods")
         assert not client.AppsV1Api(api).list_namespaced_deployment(ns).items
 
 
-def test_rollout_undo(api, namespaces):
+def test_rollout_undo(api, spaces):
     # Lesson 04 runs this very kubectl line itself (L.kubectl); here: typed, it brings v1 back.
     line = printed("04-", r"^kubectl rollout undo deployment/stream-api")
-    k8s.apply_file(api, ROOT / "manifests/rollout/stream-api-v1.yaml", TYPED)
-    eventually(lambda: k8s.rollout_status(api, TYPED, "stream-api")[0], 120, "v1 rolled out")
-    k8s.apply_file(api, ROOT / "manifests/rollout/stream-api-v2.yaml", TYPED)
-    eventually(lambda: k8s.rollout_status(api, TYPED, "stream-api")[0], 120, "v2 rolled out")
-    type_in_terminal(line, TYPED)
+    k8s.apply_file(api, ROOT / "manifests/rollout/stream-api-v1.yaml", spaces.typed)
+    eventually(lambda: k8s.rollout_status(api, spaces.typed, "stream-api")[0], 120, "v1 rolled out")
+    k8s.apply_file(api, ROOT / "manifests/rollout/stream-api-v2.yaml", spaces.typed)
+    eventually(lambda: k8s.rollout_status(api, spaces.typed, "stream-api")[0], 120, "v2 rolled out")
+    type_in_terminal(line, spaces.typed)
     v1 = next(d for d in k8s.load_manifests(ROOT / "manifests/rollout/stream-api-v1.yaml") if d["kind"] == "Deployment")
-    live = client.ApiClient().sanitize_for_serialization(deployment(api, TYPED).spec.template.spec.containers[0].env)
+    live = client.ApiClient().sanitize_for_serialization(deployment(api, spaces.typed).spec.template.spec.containers[0].env)
     assert live == v1["spec"]["template"]["spec"]["containers"][0].get("env")
 
 
@@ -234,12 +242,12 @@ def _pinned_pods(node: str) -> dict[str, Any]:
                                            "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]}}}}
 
 
-def test_drain_and_uncordon(api, namespaces):
+def test_drain_and_uncordon(api, spaces):
     # Two fake kwok nodes of our own (this layer runs on kwok), tainted so that nothing else lands there.
     drain_line = printed("05-", r"^kubectl drain <")
     uncordon_line = printed("05-", r"^kubectl uncordon <")
     core = client.CoreV1Api(api)
-    nodes = {LIB: "printed-lib-node", TYPED: "printed-typed-node"}
+    nodes = {spaces.lib: f"{spaces.lib}-node", spaces.typed: f"{spaces.typed}-node"}
     try:
         for ns, node in nodes.items():
             k8s.apply_objects(api, [_fake_node(node)])
@@ -247,16 +255,16 @@ def test_drain_and_uncordon(api, namespaces):
                                    for c in core.read_node(node).status.conditions or []), 120, f"{node} Ready")
             k8s.apply_objects(api, [_pinned_pods(node)], ns)
             eventually(lambda: k8s.rollout_status(api, ns, "pinned")[0], 120, f"pods on {node}")
-        k8s.drain(api, nodes[LIB])  # lesson 05's maintenance step
-        type_in_terminal(drain_line, TYPED, fill=nodes[TYPED])
+        k8s.drain(api, nodes[spaces.lib])  # lesson 05's maintenance step
+        type_in_terminal(drain_line, spaces.typed, fill=nodes[spaces.typed])
         for ns, node in nodes.items():
             assert core.read_node(node).spec.unschedulable is True
             left = [p for p in core.list_namespaced_pod(ns, field_selector=f"spec.nodeName={node}").items
                     if not p.metadata.deletion_timestamp]
             assert left == [], f"{node}: {[p.metadata.name for p in left]} not evicted"
-        k8s.cordon(api, nodes[LIB], unschedulable=False)  # lesson 05's uncordon
-        type_in_terminal(uncordon_line, TYPED, fill=nodes[TYPED])
-        assert not core.read_node(nodes[LIB]).spec.unschedulable and not core.read_node(nodes[TYPED]).spec.unschedulable
+        k8s.cordon(api, nodes[spaces.lib], unschedulable=False)  # lesson 05's uncordon
+        type_in_terminal(uncordon_line, spaces.typed, fill=nodes[spaces.typed])
+        assert not core.read_node(nodes[spaces.lib]).spec.unschedulable and not core.read_node(nodes[spaces.typed]).spec.unschedulable
     finally:
         for node in nodes.values():
             try:
@@ -270,12 +278,12 @@ def test_namespace_create_and_delete(api):
     labels the namespace scalelab.dev/tutorial, Scale Lab's own bookkeeping for `scalelab reset`.)"""
     create = printed("03-", r"^kubectl create namespace ")
     delete = printed("03-", r"^kubectl delete namespace ")
+    name = f"printed-ns-{secrets.token_hex(3)}"
     core = client.CoreV1Api(api)
-    k8s.delete_namespace(api, TYPED)
-    type_in_terminal(create.replace("lesson-03", TYPED), TYPED)
-    assert core.read_namespace(TYPED).status.phase == "Active"
-    type_in_terminal(delete.replace("lesson-03", TYPED), TYPED)  # kubectl waits until it is gone
-    assert TYPED not in [n.metadata.name for n in core.list_namespace().items]
+    type_in_terminal(create.replace("lesson-03", name), name)
+    assert core.read_namespace(name).status.phase == "Active"
+    type_in_terminal(delete.replace("lesson-03", name), name, timeout=600)  # kubectl waits until it is gone
+    assert name not in [n.metadata.name for n in core.list_namespace().items]
 
 
 READ_ONLY = {"get", "describe", "top", "diff"}
