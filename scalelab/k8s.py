@@ -2,7 +2,10 @@
 
 Server-side apply makes every apply idempotent (re-running a notebook cell
 changes nothing) and records Scale Lab as the field manager, so a lesson can
-show who owns which field.
+show who owns which field. Scale Lab applies with ``force_conflicts``: the
+kubectl equivalent of every apply here is
+``kubectl apply --server-side --field-manager=scalelab --force-conflicts``,
+and that is the line the notebooks and manifests print.
 """
 
 from __future__ import annotations
@@ -124,8 +127,14 @@ def apply_objects(api: client.ApiClient, objects: Iterable[dict[str, Any]],
     return applied
 
 
+def apply_command(path: Path | str, namespace: str | None = None) -> str:
+    """The kubectl line that does what :func:`apply_file` does (``path`` as the learner types it)."""
+    scope = f" -n {namespace}" if namespace else ""
+    return f"kubectl apply --server-side --field-manager={FIELD_MANAGER} --force-conflicts{scope} -f {path}"
+
+
 def apply_file(api: client.ApiClient, path: Path | str, namespace: str | None = None) -> list[str]:
-    """`kubectl apply --server-side -f PATH` from Python."""
+    """`kubectl apply --server-side --field-manager=scalelab --force-conflicts [-n NAMESPACE] -f PATH` from Python."""
     return apply_objects(api, load_manifests(path), namespace)
 
 
@@ -210,7 +219,13 @@ def _same(live: Any, desired: Any) -> bool:
 
 
 def diff_file(api: client.ApiClient, path: Path | str, namespace: str) -> dict[str, list[str]]:
-    """`kubectl diff -f PATH`: for each object in the file, the fields applying it would change."""
+    """For each object in the file, the fields applying it with :func:`apply_file` would change.
+
+    The question `kubectl diff --server-side --field-manager=scalelab --force-conflicts -n NAMESPACE -f PATH`
+    answers. Without those two flags kubectl would dry-run the apply as manager ``kubectl`` and, for a
+    field ``scalelab`` set to another value, report a conflict instead of a diff. This comparison is
+    made here (:func:`diff_paths`), not by a dry run, so it names no field manager at all.
+    """
     dyn = dynamic.DynamicClient(api)
     result = {}
     for obj in load_manifests(path):

@@ -3,10 +3,12 @@
 ``Lesson.start("lesson-01")`` checks the cluster is up (and is one Scale Lab
 made) and has what the lesson needs (its entry in :data:`scalelab.needs.NEEDS`:
 pools, zones, nodes, free CPU), creates the lesson's own namespace, and returns an object whose methods
-mirror what the learner would type: :meth:`Lesson.apply` is ``kubectl apply``,
-:meth:`Lesson.kubectl` runs the real kubectl against the tutorial context and
-prints its output. :meth:`Lesson.cleanup` deletes the namespace and waits, so
-running the notebook again starts from the same state.
+mirror what the learner would type: :meth:`Lesson.apply` is ``kubectl apply
+--server-side --field-manager=scalelab --force-conflicts``, :meth:`Lesson.kubectl`
+runs the real kubectl against the tutorial context (from the project root, so
+``-f manifests/…`` resolves as in the learner's terminal) and prints its
+output. :meth:`Lesson.cleanup` deletes the namespace and waits, so running the
+notebook again starts from the same state.
 """
 
 from __future__ import annotations
@@ -91,18 +93,22 @@ class Lesson:
         return path
 
     def apply(self, name: str, quiet: bool = False) -> None:
-        """`kubectl apply --server-side -n <namespace> -f manifests/<name>` (prints what it applied)."""
+        """`kubectl apply --server-side --field-manager=scalelab --force-conflicts -n <namespace> -f manifests/<name>`.
+
+        Prints what it applied. Forcing makes every cell reach the lesson's state, whatever was changed by
+        hand before; it also takes fields from other managers silently (lesson 03, section 7).
+        """
         applied = k8s.apply_file(self.api, self.manifest(name), self.namespace)
         if not quiet:
             for item in applied:
                 print(f"{item.lower()} applied")
 
     def apply_objects(self, objects: list[dict[str, Any]]) -> None:
-        """`kubectl apply --server-side` for objects written in the notebook."""
+        """`kubectl apply --server-side --field-manager=scalelab --force-conflicts` for objects written in the notebook."""
         k8s.apply_objects(self.api, objects, self.namespace)
 
     def kubectl(self, command: str, check: bool = True) -> str:
-        """Run `kubectl <command>` in this lesson's namespace and print what it prints."""
+        """Run `kubectl <command>` in this lesson's namespace, from the project root, and print what it prints."""
         out = kubectl.run(shlex.split(command), self.context, self.namespace)
         text = (out.stdout + out.stderr).rstrip()
         print(f"$ kubectl {command}\n{text}")

@@ -3,10 +3,11 @@
 ``Lab.start(1)`` checks the cluster (through :class:`~scalelab.lesson.Lesson`,
 which also checks it has what lab 1 needs: its ``lab-1`` entry in
 :data:`scalelab.needs.NEEDS`), gives the lab a fresh namespace ``lab-1`` with its starting state, and shows
-the task board. :meth:`Lab.apply` is ``kubectl apply --server-side`` on a file
-of the lab's folder, all or nothing: the whole file is validated by the API
-server first (a dry run with strict field validation, so a typo in a field name
-is an error, not silently dropped), and only then applied.
+the task board. :meth:`Lab.apply` is ``kubectl apply --server-side
+--field-manager=scalelab --force-conflicts`` on a file of the lab's folder, all
+or nothing: the whole file is validated by the API server first (a dry run with
+strict field validation, kubectl's default, so a typo in a field name is an
+error, not silently dropped), and only then applied.
 """
 
 from __future__ import annotations
@@ -139,7 +140,10 @@ class Lab:
         return self.folder / filename
 
     def apply(self, filename: str | Path, quiet: bool = False) -> list[str]:
-        """`kubectl apply --server-side -n lab-N -f FILE`, validated as a whole before anything changes."""
+        """`kubectl apply --server-side --field-manager=scalelab --force-conflicts -n lab-N -f FILE`.
+
+        Validated as a whole (a server-side dry run) before anything changes.
+        """
         path = Path(filename) if Path(filename).is_absolute() else self.answer_path(str(filename))
         return self.apply_docs(read_answer(path), path.name, quiet=quiet)
 

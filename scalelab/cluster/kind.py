@@ -186,5 +186,5 @@ class KindProvider(Provider):
         return node_count(self.config)
 
     def prepare(self, api: client.ApiClient, progress: Progress) -> None:
-        progress.step(f"$ kubectl apply --server-side -f {metrics_server_manifest().relative_to(paths.project_root())}")
+        progress.step("$ " + k8s.apply_command(metrics_server_manifest().relative_to(paths.project_root())))
         k8s.apply_file(api, metrics_server_manifest())

@@ -235,6 +235,6 @@ class KwokProvider(Provider):
     def prepare(self, api: client.ApiClient, progress: Progress) -> None:
         wait_for(lambda: (client.VersionApi(api).get_code() is not None, "apiserver answers"),
                  "the apiserver to answer", 60, progress)
-        progress.step(f"$ kubectl apply --server-side -f {self.fleet.relative_to(paths.project_root())}"
+        progress.step("$ " + k8s.apply_command(self.fleet.relative_to(paths.project_root()))
                       if self.fleet.is_relative_to(paths.project_root()) else f"applying fleet {self.fleet}")
         k8s.apply_file(api, self.fleet)
