@@ -99,6 +99,22 @@ def selector_of(api: client.ApiClient, namespace: str, deployment: str) -> str:
     return ",".join(f"{k}={v}" for k, v in (d.spec.selector.match_labels or {}).items())
 
 
+def field_owners(managed_fields: Iterable[Any] | None, path: str) -> list[str]:
+    """The field managers that own ``path`` ("spec.replicas"), from an object's ``metadata.managedFields``.
+
+    Each as ``manager`` or ``manager (through /subresource)``: what
+    `kubectl get … -o yaml --show-managed-fields` shows, entry by entry.
+    """
+    owners = []
+    for entry in managed_fields or []:
+        node: Any = entry.fields_v1 or {}
+        for key in path.split("."):
+            node = node.get(f"f:{key}") if isinstance(node, dict) else None
+        if node is not None:
+            owners.append(entry.manager + (f" (through /{entry.subresource})" if entry.subresource else ""))
+    return owners
+
+
 def load_manifests(path: Path | str) -> list[dict[str, Any]]:
     """The non-empty YAML documents of a manifest file."""
     with open(path) as handle:

@@ -14,8 +14,10 @@ command the notebook runs and the one it prints are the same command.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 
 from scalelab import paths
 from scalelab.errors import MissingToolError
@@ -32,3 +34,39 @@ def run(args: list[str], context: str, namespace: str | None = None) -> subproce
     return subprocess.run([binary, "--context", context, *scope, *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, cwd=paths.project_root())
 
+
+@dataclass(frozen=True)
+class Conflict:
+    """One field a server-side apply was refused, and the manager that owns it."""
+
+    field: str  # ".spec.replicas"
+    manager: str  # "kube-controller-manager"
+    subresource: str | None = None  # "scale" when the owner wrote it through /scale (as an HPA does)
+
+
+# The API server's wording, as kubectl 1.36 prints it after "error: " (seen on kube-apiserver 1.36):
+#   Apply failed with 1 conflict: conflict with "kube-controller-manager" with subresource "scale" using apps/v1: .spec.replicas
+#   Apply failed with 3 conflicts: conflicts with "kubectl" with subresource "scale" using apps/v1:
+#   - .spec.replicas
+#   conflicts with "scalelab":
+#   - .spec.template.spec.containers[name="stream-api"].env[name="STREAM_API_VERSION"].value
+#   - ...
+_OWNER = re.compile(r'conflicts? with "(?P<manager>[^"]+)"(?: with subresource "(?P<sub>[^"]+)")?(?: using [^\s:]+)?:')
+
+
+def conflicts(text: str) -> list[Conflict]:
+    """The conflicts a refused `kubectl apply --server-side` names in its output, in order (empty if none)."""
+    found: list[Conflict] = []
+    owner: tuple[str, str | None] | None = None
+    for line in text.splitlines():
+        match = _OWNER.search(line)
+        if match:
+            owner = (match["manager"], match["sub"])
+            field = line[match.end():].strip()
+            if field:  # the one-conflict form names the field on the same line
+                found.append(Conflict(field, *owner))
+        elif owner is not None and line.startswith("- "):
+            found.append(Conflict(line[2:].strip(), *owner))
+        else:
+            owner = None
+    return found

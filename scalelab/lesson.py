@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import shlex
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from kubernetes import client
 
@@ -25,6 +26,7 @@ from scalelab import k8s, kube, kubectl, needs, paths, traffic
 from scalelab.cluster import provider_of_context
 from scalelab.errors import MetricsUnavailableError, NoClusterError, ScaleLabError
 from scalelab.wait import wait_for
+from scalelab.watch import Informer
 
 
 @dataclass
@@ -223,6 +225,37 @@ class Lesson:
             return ok, f"ready: {ready}"
 
         wait_for(replaced, f"a replacement for {victim}, ready and behind the Service", timeout)
+
+    def field_owners(self, deployment: str, path: str) -> list[str]:
+        """Who owns ``path`` of a Deployment (`kubectl get deployment NAME -o yaml --show-managed-fields`)."""
+        d = self.apps.read_namespaced_deployment(deployment, self.namespace)
+        return k8s.field_owners(d.metadata.managed_fields, path)
+
+    @contextmanager
+    def watch_replicas(self, deployment: str, timeout: float = 30) -> Iterator[list[int]]:
+        """Every value a Deployment's ``.spec.replicas`` takes while the block runs, in order.
+
+        `kubectl get deployment NAME -w -o custom-columns=REPLICAS:.spec.replicas` in a second terminal.
+        The list starts with the value when the block begins and grows as the watch sees changes, so a
+        value that lasts only until the HPA's next evaluation is recorded, not missed by a later read.
+        """
+        seen: list[int] = []
+        informer = Informer(self.apps.list_namespaced_deployment, namespace=self.namespace,
+                            field_selector=f"metadata.name={deployment}", name=f"deployment/{deployment}")
+
+        def record(kind: str, obj: Any) -> None:
+            objects = list(informer.items.values()) if kind == "SYNCED" else [obj] if kind != "DELETED" else []
+            for d in objects:
+                if not seen or seen[-1] != d.spec.replicas:
+                    seen.append(d.spec.replicas)
+
+        informer.add_listener(record)
+        informer.start()
+        try:
+            informer.wait_synced(timeout)
+            yield seen
+        finally:
+            informer.stop()
 
     def wait_for(self, probe, what: str, timeout: float = 120, interval: float = 1.0) -> str:
         return wait_for(probe, what, timeout, interval=interval)

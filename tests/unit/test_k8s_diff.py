@@ -1,4 +1,4 @@
-"""`diff_paths` answers "what would applying this change?" on plain dicts."""
+"""`diff_paths` answers "what would applying this change?" on plain dicts; `field_owners` reads managedFields."""
 
 from scalelab.k8s import diff_paths
 
@@ -20,3 +20,18 @@ def test_a_changed_list_length_is_reported_at_the_list():
 
 def test_missing_live_field_is_a_difference():
     assert diff_paths({"spec": {}}, {"spec": {"nodeSelector": {"pool": "clod"}}}) == ["spec.nodeSelector"]
+
+
+def test_field_owners_reads_managed_fields_as_kubectl_shows_them():
+    from kubernetes.client import V1ManagedFieldsEntry as Entry
+
+    from scalelab.k8s import field_owners
+
+    entries = [Entry(manager="scalelab", operation="Apply", fields_v1={"f:spec": {"f:selector": {}, "f:template": {}}}),
+               Entry(manager="kube-controller-manager", operation="Update", subresource="scale",
+                     fields_v1={"f:spec": {"f:replicas": {}}}),
+               Entry(manager="kube-controller-manager", operation="Update", subresource="status",
+                     fields_v1={"f:status": {"f:replicas": {}}})]
+    assert field_owners(entries, "spec.replicas") == ["kube-controller-manager (through /scale)"]
+    assert field_owners(entries, "spec.template") == ["scalelab"]
+    assert field_owners(entries, "spec.paused") == [] and field_owners(None, "spec.replicas") == []
