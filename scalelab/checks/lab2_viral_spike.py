@@ -40,21 +40,34 @@ OBJECTIVE_PERCENT = 1.0  # at most this share of requests may be dropped
 BUDGET_POD_MINUTES = 300.0  # at most this many pod-minutes for the whole replay
 TARGET_RANGE = (50, 90)  # averageUtilization the task accepts, in % of the CPU request
 TOTAL_DEMAND = sum(PROFILE.rps(m) * 60 for m in range(int(PROFILE.duration) + 1))
+# Only its request is reserved for a pod; above it, a pod borrows CPU its node has spare, and in a spike
+# every pod on the node wants that CPU at once. The replay counts a pod's CPU up to its limit but no more
+# than the course's capacity model lets it burst (250m at its limit for 100m at its request): a limit far
+# above the request buys no capacity.
+BURST = Capacity().cpu_limit_m / Capacity().cpu_request_m
+
+
+def counted_limit_m(request_m: float, limit_m: float) -> float:
+    """The CPU the replay lets one pod burn (and so serve): its limit, at most BURST × its request."""
+    return min(limit_m, BURST * request_m)
 
 
 def check_request(lab: Any) -> str:
-    c = read.container(read.deployment(lab))
-    req, lim = read.requests_and_limits(c)
+    res = read.effective_resources(lab, read.container(read.deployment(lab)))
     where = "Deployment stream-api: containers[stream-api].resources"
-    cpu, limit = read.millicores(req.get("cpu")), read.millicores(lim.get("cpu"))
+    cpu, limit = res.millicores("requests"), res.millicores("limits")
     if cpu is None:
         raise Wrong(f"{where}.requests.cpu is not set. The HPA's utilisation is a percentage of the CPU request: "
                     "without one it cannot compute anything (FailedGetResourceMetric: missing request for cpu).")
     if limit is None:
         raise Wrong(f"{where}.limits.cpu is not set; the replay needs to know how much a pod can serve at most.")
     if not 50 <= cpu <= 200:
-        raise Wrong(f"{where}.requests.cpu is {cpu}m; the stream API uses about 75m at ease. Use 50m–200m.")
-    return f"requests {cpu}m CPU, limit {limit}m"
+        raise Wrong(f"{where}.requests.cpu is {res.text('requests.cpu')}; the stream API uses about 75m at ease. "
+                    "Use 50m–200m.")
+    counted = counted_limit_m(cpu, limit)
+    extra = (f" (the spike replay counts {counted:g}m of it: at most {BURST:g}× the request is CPU a pod can "
+             "count on borrowing)") if counted < limit else ""
+    return f"requests {cpu}m CPU, limit {limit}m{extra}"
 
 
 def _cpu_metric(h: client.V2HorizontalPodAutoscaler) -> Any:
@@ -128,10 +141,11 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
     dep_body["spec"]["replicas"] = max(2, hpa.spec.min_replicas or 1)
     k8s.apply_objects(api, [dep_body], REPLAY_NAMESPACE)
     wait_for(lambda: k8s.rollout_status(api, REPLAY_NAMESPACE, dep.metadata.name), "the replay's pods", 120)
-    req, lim = read.requests_and_limits(read.container(dep))
+    res = read.effective_resources(lab, read.container(dep))
     default = Capacity()  # the cost per request; the learner's request and limit decide the rest
-    cap = Capacity(cpu_request_m=read.millicores(req.get("cpu")) or default.cpu_request_m,
-                   cpu_limit_m=read.millicores(lim.get("cpu")) or default.cpu_limit_m)
+    request_m = res.millicores("requests") or default.cpu_request_m
+    limit_m = res.millicores("limits") or default.cpu_limit_m
+    cap = Capacity(cpu_request_m=request_m, cpu_limit_m=counted_limit_m(request_m, limit_m))
     driver = driver_for(api, lab.lesson.provider)
     speed = speed_for(lab.lesson.provider)
     try:
@@ -153,7 +167,8 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
     verdict = {"dropped_percent": replay.score.dropped_requests / TOTAL_DEMAND * 100,
                "pod_minutes": replay.score.pod_minutes, "peak_replicas": peak,
                "max_replicas": hpa.spec.max_replicas, "min_replicas": hpa.spec.min_replicas or 1,
-               "stopped_early": replay.stopped_early}
+               "stopped_early": replay.stopped_early, "request_m": request_m, "limit_m": limit_m,
+               "counted_m": cap.cpu_limit_m}
     lab.remember("spike", verdict)
     return replay, verdict
 
@@ -206,6 +221,11 @@ def judge(v: dict[str, Any]) -> str:
         else:
             fix = (f"the HPA reached only {v['peak_replicas']} pods and too late: scale-up is held back. Look at "
                    "spec.behavior.scaleUp (policies and stabilizationWindowSeconds) and let it add pods faster.")
+        if v.get("counted_m", 0) < v.get("limit_m", 0):
+            fix += (f" Deployment stream-api: containers[stream-api].resources.limits.cpu is {v['limit_m']:g}m, but "
+                    f"the replay counts at most {v['counted_m']:g}m per pod ({BURST:g}× its request of "
+                    f"{v['request_m']:g}m): only the request is reserved; above it a pod borrows its node's spare "
+                    "CPU, which every pod wants in a spike. A bigger limit buys no capacity; more pods do.")
         raise Wrong(f"service objective missed: {dropped:.1f}% of requests dropped (objective: at most "
                     f"{OBJECTIVE_PERCENT:g}%); {fix}")
     if cost > BUDGET_POD_MINUTES:
@@ -220,7 +240,8 @@ def judge(v: dict[str, Any]) -> str:
 
 
 def check_spike(lab: Any) -> str:
-    check_target(lab)  # a replay of an HPA that cannot work would only waste three minutes
+    check_request(lab)  # a replay of a Deployment or an HPA that cannot work would only waste three minutes
+    check_target(lab)
     try:
         _, verdict = replay_spike(lab, show=getattr(lab, "board", None) is not None)
     finally:
