@@ -27,7 +27,6 @@ from scalelab.wait import wait_for
 REPLICAS = 6
 FLOOR = 5  # at most one pod down while a node is drained
 POOLS = ("onprem", "cloud")
-LABELS = {"app": "stream-api"}
 
 
 def _nodes(lab: Any) -> dict[str, dict[str, str]]:
@@ -72,10 +71,11 @@ def check_spread(lab: Any) -> str:
         keys = ", ".join(by_key) or "none"
         raise Wrong(f"{where}.topologySpreadConstraints has no constraint with topologyKey {POOL_LABEL} (found: "
                     f"{keys}); spreading over hostnames alone can still put every pod in one pool.")
-    if (pool.label_selector is None or (pool.label_selector.match_labels or {}) != LABELS):
-        got = pool.label_selector.match_labels if pool.label_selector else None
-        raise Wrong(f"{where}.topologySpreadConstraints[{POOL_LABEL}].labelSelector.matchLabels is {got}: it must "
-                    "select the pods being spread (app: stream-api), or the constraint counts nothing.")
+    problem = read.stream_api_selector_problem(
+        pool.label_selector, f"{where}.topologySpreadConstraints[{POOL_LABEL}].labelSelector")
+    if problem:
+        raise Wrong(f"{problem}. It must select the pods being spread (app: stream-api), or the constraint counts "
+                    "nothing.")
     if pool.when_unsatisfiable != "DoNotSchedule":
         raise Wrong(f"{where}.topologySpreadConstraints[{POOL_LABEL}].whenUnsatisfiable is "
                     f"{pool.when_unsatisfiable}: that is only a preference. Use DoNotSchedule.")
@@ -103,19 +103,15 @@ def check_spread(lab: Any) -> str:
 
 def check_pdb(lab: Any) -> str:
     pdb = read.stream_api_pdb(lab)
-    if pdb.spec.min_available is not None and str(pdb.spec.min_available) in (str(REPLICAS), "100%"):
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: minAvailable {pdb.spec.min_available} forbids "
-                    "every eviction: a drain would hang forever. Allow one pod down.")
-    if pdb.spec.min_available is not None and str(pdb.spec.min_available).isdigit() \
-            and int(str(pdb.spec.min_available)) < FLOOR:
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: minAvailable {pdb.spec.min_available} lets a drain "
-                    f"take {REPLICAS - int(str(pdb.spec.min_available))} pods at once; the floor is {FLOOR}.")
-    if pdb.spec.max_unavailable is not None and str(pdb.spec.max_unavailable) not in ("1",):
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: maxUnavailable {pdb.spec.max_unavailable}; allow "
-                    f"exactly 1 pod down so at least {FLOOR} keep serving.")
-    if pdb.spec.min_available is None and pdb.spec.max_unavailable is None:
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name} sets neither minAvailable nor maxUnavailable.")
-    return "one stream-api pod at most may be evicted at a time"
+    allowed_down, field = read.disruptions_allowed(pdb, REPLICAS)
+    if allowed_down < 1:
+        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: {field} forbids every eviction (with {REPLICAS} pods "
+                    "it allows 0 down; percentages round up): a drain would hang forever. Allow one pod down.")
+    if REPLICAS - allowed_down < FLOOR:
+        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: {field} lets a drain take {allowed_down} pods at once "
+                    f"(of {REPLICAS}; percentages round up); the floor is {FLOOR}. Allow exactly 1 pod down so at "
+                    f"least {FLOOR} keep serving.")
+    return f"{field}: one stream-api pod at most may be evicted at a time"
 
 
 def check_drain(lab: Any) -> str:
