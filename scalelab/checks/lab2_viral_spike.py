@@ -249,6 +249,13 @@ def check_spike(lab: Any) -> str:
     return judge(verdict)
 
 
+def judged_by_spike(lab: Any) -> str:
+    """What the spike replay copies: the Deployment's pod template, the HPA's spec, any LimitRange's defaults."""
+    ranges = client.CoreV1Api(lab.api).list_namespaced_limit_range(lab.namespace).items
+    return read.fingerprint(lab.api, read.deployment(lab).spec.template, read.hpa(lab).spec,
+                            [lr.spec for lr in ranges])
+
+
 def cleanup_replay(lab: Any) -> None:
     k8s.delete_namespace(lab.api, REPLAY_NAMESPACE, timeout=180)
 
@@ -270,6 +277,7 @@ SPEC = LabSpec(
              (f"At the peak, 1200 requests/s at 100 requests/s per pod at its request is 12 pods; "
               f"at your target, more. The budget is {BUDGET_POD_MINUTES:.0f} pod-minutes.",
               "maxReplicas must allow the peak at your target (e.g. 20 at 70%); keep minReplicas at 2 and the "
-              "default-ish fast scale-up (100% or 4 pods every 15 s)."), ("hpa.yaml",)),
+              "default-ish fast scale-up (100% or 4 pods every 15 s)."), ("hpa.yaml",),
+             fingerprint=judged_by_spike),
     ),
 )

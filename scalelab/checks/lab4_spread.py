@@ -149,6 +149,12 @@ def check_drain(lab: Any) -> str:
         k8s.cordon(lab.api, node, unschedulable=False)
 
 
+def judged_by_drain(lab: Any) -> str:
+    """What the drain check depends on: the Deployment's spec and the PodDisruptionBudget's."""
+    pdbs = client.PolicyV1Api(lab.api).list_namespaced_pod_disruption_budget(lab.namespace).items
+    return read.fingerprint(lab.api, read.deployment(lab).spec, [p.spec for p in pdbs])
+
+
 SPEC = LabSpec(
     number=4, folder="04-spread", title="Spread across the fleet",
     starting_state="04-as-found.yaml",
@@ -164,6 +170,7 @@ SPEC = LabSpec(
               "pdb.yaml: spec.maxUnavailable: 1, spec.selector.matchLabels: {app: stream-api}."), ("pdb.yaml",)),
         Task("drain", "keep serving while a node is drained", check_drain,
              ("This check drains the worker with the most stream-api pods; spread and pdb must pass first.",
-              "Get 'spread' and 'pdb' to pass, then check again."), ("deployment.yaml", "pdb.yaml")),
+              "Get 'spread' and 'pdb' to pass, then check again."), ("deployment.yaml", "pdb.yaml"),
+             fingerprint=judged_by_drain),
     ),
 )
