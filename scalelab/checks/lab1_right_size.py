@@ -104,8 +104,8 @@ def check_requests(lab: Any) -> str:
     cpu, mem = res.millicores("requests"), res.mebibytes("requests")
     where = "Deployment stream-api: containers[stream-api].resources.requests"
     if cpu is None:
-        raise Wrong(f"{where}.cpu is not set: the scheduler reserves nothing and the pod is BestEffort. "
-                    f"Set it from the p95 CPU ({o['cpu_p95']}m).")
+        raise Wrong(f"{where}.cpu is not set (nor made by a limit or a LimitRange default): the scheduler "
+                    f"reserves no CPU for the pod. Set it from the p95 CPU ({o['cpu_p95']}m).")
     if cpu < o["cpu_p95"]:
         raise Wrong(f"{where}.cpu is {res.text('requests.cpu')}, below the p95 usage of {o['cpu_p95']}m: one hour "
                     "in twenty the pod needs more than was reserved for it. Raise it to at least the p95.")
@@ -131,8 +131,8 @@ def check_qos(lab: Any) -> str:
         if r not in res.limits:
             raise Wrong(f"{where}.limits.{r} is not set: without both limits the pod cannot be Guaranteed.")
         if res.limits[r] != res.requests.get(r):
-            raise Wrong(f"{where}.limits.{r} ({res.text('limits.' + r)}) differs from requests.{r} "
-                        f"({res.text('requests.' + r)}): that makes the pod Burstable. Guaranteed needs limits "
+            raise Wrong(f"{where}.limits.{r} is {res.text('limits.' + r)} but requests.{r} is "
+                        f"{res.text('requests.' + r)}: that makes the pod Burstable. Guaranteed needs limits "
                         "equal to requests.")
     settle.rollout(lab)
     pods = read.pods(lab)

@@ -111,10 +111,19 @@ def test_lab1_requests_and_qos_accept_limits_only_and_other_units(cluster, monke
         assert "Guaranteed" in lab1.check_qos(LAB), resources
 
 
+def test_lab1_without_a_request_or_a_limit_or_a_limitrange_nothing_is_set(cluster):
+    cluster.deployment = deployment({"limits": {"memory": "128Mi"}})
+    with pytest.raises(Wrong, match=r"resources.requests.cpu is not set \(nor made by a limit"):
+        lab1.check_requests(LAB)
+    cluster.deployment = deployment({"requests": {"cpu": "200m", "memory": "128Mi"}})
+    with pytest.raises(Wrong, match=r"resources.limits.cpu is not set"):
+        lab1.check_qos(LAB)
+
+
 def test_lab1_qos_names_the_limit_that_differs(cluster):
     cluster.deployment = deployment({"requests": {"cpu": "200m", "memory": "128Mi"},
                                      "limits": {"cpu": "500m", "memory": "128Mi"}})
-    with pytest.raises(Wrong, match=r"limits.cpu \(500m\) differs from requests.cpu \(200m\)"):
+    with pytest.raises(Wrong, match=r"limits.cpu is 500m but requests.cpu is 200m: that makes the pod Burstable"):
         lab1.check_qos(LAB)
 
 
