@@ -209,6 +209,13 @@ CASES = [
          edit("spec.template.spec.affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
              "nodeSelectorTerms": [{"matchExpressions": [{"key": "scalelab.dev/pool", "operator": "In",
                                                           "values": ["cloud"]}]}]}}}), "allows only the cloud pool"),
+    Case(4, "affinity-notin-onprem", "spread", "deployment.yaml",
+         edit("spec.template.spec.affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+             "nodeSelectorTerms": [{"matchExpressions": [{"key": "scalelab.dev/pool", "operator": "NotIn",
+                                                          "values": ["onprem"]}]}]}}}), "allows only the cloud pool"),
+    Case(4, "nodeselector-on-one-zone", "spread", "deployment.yaml",
+         edit("spec.template.spec.nodeSelector", {"topology.kubernetes.io/zone": "cloud-a"}),
+         "pins every pod to the cloud pool"),
     Case(4, "spread-by-hostname-only", "spread", "deployment.yaml",
          edit(SPREAD, [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
                         "labelSelector": {"matchLabels": {"app": "stream-api"}}}]), "no constraint with topologyKey"),
@@ -270,6 +277,10 @@ RIGHT = [
     Right(4, "pdb-max-unavailable-percent-match-expressions", ("pdb",), "pdb.yaml",
           chain(edit("spec.maxUnavailable", "16%", kind="PodDisruptionBudget"),
                 edit("spec.selector", IN_STREAM_API, kind="PodDisruptionBudget"))),
+    Right(4, "affinity-listing-both-pools", ("spread",), "deployment.yaml",
+          edit("spec.template.spec.affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+              "nodeSelectorTerms": [{"matchExpressions": [{"key": "scalelab.dev/pool", "operator": "In",
+                                                           "values": ["onprem", "cloud"]}]}]}}})),
     Right(4, "spread-selector-match-expressions", ("spread",), "deployment.yaml",
           chain(edit(f"{SPREAD}[0].labelSelector", IN_STREAM_API), edit(f"{SPREAD}[1].labelSelector", IN_STREAM_API))),
 ]

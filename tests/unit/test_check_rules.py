@@ -47,6 +47,16 @@ class FakeCluster:
     def list_namespaced_pod_disruption_budget(self, namespace):
         return SimpleNamespace(items=self.pdbs)
 
+    def list_node(self):
+        return SimpleNamespace(items=[client.V1Node(metadata=client.V1ObjectMeta(name=name, labels=labels))
+                                      for name, labels in FLEET.items()])
+
+
+FLEET = {"onprem-1": {"scalelab.dev/pool": "onprem", "topology.kubernetes.io/zone": "dc-1"},
+         "onprem-2": {"scalelab.dev/pool": "onprem", "topology.kubernetes.io/zone": "dc-1"},
+         "cloud-a-1": {"scalelab.dev/pool": "cloud", "topology.kubernetes.io/zone": "cloud-a"},
+         "cloud-b-1": {"scalelab.dev/pool": "cloud", "topology.kubernetes.io/zone": "cloud-b"}}
+
 
 @pytest.fixture
 def cluster(monkeypatch):
@@ -380,6 +390,45 @@ def test_lab4_pdb_wrong_in_percentages_too(cluster, budget, expect):
     with pytest.raises(Wrong) as exc:
         lab4.check_pdb(LAB)
     assert expect in str(exc.value) and "PodDisruptionBudget stream-api" in str(exc.value)
+
+
+def spread_deployment(node_selector=None, *terms):
+    dep = deployment(replicas=6)
+    dep.spec.template.spec.node_selector = node_selector
+    if terms:
+        dep.spec.template.spec.affinity = client.V1Affinity(node_affinity=client.V1NodeAffinity(
+            required_during_scheduling_ignored_during_execution=client.V1NodeSelector(node_selector_terms=[
+                client.V1NodeSelectorTerm(match_expressions=[client.V1NodeSelectorRequirement(key=k, operator=op,
+                                                                                              values=v)])
+                for k, op, v in terms])))
+    return dep
+
+
+@pytest.mark.parametrize("dep, expect", [
+    (spread_deployment({"scalelab.dev/pool": "onprem"}), "nodeSelector {'scalelab.dev/pool': 'onprem'} pins every pod "
+                                                         "to the onprem pool"),
+    (spread_deployment({"topology.kubernetes.io/zone": "cloud-a"}), "pins every pod to the cloud pool"),
+    (spread_deployment(None, ("scalelab.dev/pool", "In", ["cloud"])), "allows only the cloud pool"),
+    (spread_deployment(None, ("scalelab.dev/pool", "NotIn", ["onprem"])), "allows only the cloud pool"),
+    (spread_deployment(None, ("topology.kubernetes.io/zone", "In", ["dc-1"])), "allows only the onprem pool"),
+])
+def test_lab4_any_way_of_pinning_one_pool_is_named(cluster, dep, expect):
+    cluster.deployment = dep
+    with pytest.raises(Wrong) as exc:
+        lab4.check_spread(LAB)
+    assert expect in str(exc.value)
+
+
+@pytest.mark.parametrize("dep", [
+    spread_deployment(None, ("scalelab.dev/pool", "In", ["onprem", "cloud"])),
+    spread_deployment(None, ("scalelab.dev/pool", "Exists", None)),
+    spread_deployment(None, ("scalelab.dev/pool", "In", ["onprem"]), ("scalelab.dev/pool", "In", ["cloud"])),  # ORed
+])
+def test_lab4_affinity_that_allows_both_pools_is_not_taken_for_pinning(cluster, dep):
+    cluster.deployment = dep
+    with pytest.raises(Wrong) as exc:  # the test's Deployment has no spread constraints: that is what is named
+        lab4.check_spread(LAB)
+    assert "has no constraint with topologyKey" in str(exc.value)
 
 
 # --- the summary checks again ----------------------------------------------------------------------------
