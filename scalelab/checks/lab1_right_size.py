@@ -149,10 +149,18 @@ def check_fit(lab: Any) -> str:
     dep = read.deployment(lab)
     if (dep.spec.replicas or 0) != REPLICAS:
         raise Wrong(f"Deployment stream-api: spec.replicas is {dep.spec.replicas}; the task asks for {REPLICAS}.")
-    selector = dep.spec.template.spec.node_selector or {}
-    if selector.get(POOL_LABEL) != POOL:
-        raise Wrong(f"spec.template.spec.nodeSelector is {selector or 'not set'}; the pods must run in the "
-                    f"{POOL} pool: nodeSelector {{{POOL_LABEL}: {POOL}}}.")
+    # Judged on the nodes: a nodeSelector on the pool label, or a required node affinity, that keeps every pod
+    # in the cloud pool (and lets it use that pool) is right however it is written.
+    nodes = {n.metadata.name: n.metadata.labels or {} for n in client.CoreV1Api(lab.api).list_node().items}
+    allowed = read.pools(read.nodes_allowed(dep.spec.template.spec, nodes))
+    if allowed != {POOL}:
+        selector = dep.spec.template.spec.node_selector or {}
+        where = (f"spec.template.spec.nodeSelector is {selector or 'not set'}" if not
+                 (dep.spec.template.spec.affinity and dep.spec.template.spec.affinity.node_affinity)
+                 else f"spec.template.spec.nodeSelector ({selector or 'not set'}) and affinity.nodeAffinity allow "
+                      f"the {', '.join(sorted(allowed)) or 'no'} pool(s)")
+        raise Wrong(f"Deployment stream-api: {where}; the pods must run in the {POOL} pool, and only there: "
+                    f"nodeSelector {{{POOL_LABEL}: {POOL}}}.")
     settle.rollout(lab, timeout=45, until_unschedulable=True)
     pods = read.pods(lab)
     pending = [p for p in pods if not p.spec.node_name and settle.unschedulable(p)]

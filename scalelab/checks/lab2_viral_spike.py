@@ -71,9 +71,25 @@ def check_request(lab: Any) -> str:
 
 
 def _cpu_metric(h: client.V2HorizontalPodAutoscaler) -> Any:
+    """The target of the HPA's CPU metric: a Resource metric, or a ContainerResource one on the stream-api
+    container (the same thing for a one-container pod)."""
     for m in h.spec.metrics or []:
         if m.type == "Resource" and m.resource and m.resource.name == "cpu":
             return m.resource.target
+        if (m.type == "ContainerResource" and m.container_resource and m.container_resource.name == "cpu"
+                and m.container_resource.container == "stream-api"):
+            return m.container_resource.target
+    return None
+
+
+def target_percent(target: Any, request_m: float | None) -> float | None:
+    """The CPU target as a percentage of the request: averageUtilization, or an averageValue over the request."""
+    if target is None:
+        return None
+    if target.type == "Utilization":
+        return target.average_utilization
+    if target.type == "AverageValue" and target.average_value is not None and request_m:
+        return float(read.quantity(target.average_value) * 1000) / request_m * 100
     return None
 
 
@@ -87,17 +103,24 @@ def check_target(lab: Any) -> str:
     target = _cpu_metric(h)
     if target is None:
         raise Wrong(f"{where}.metrics has no Resource metric for cpu; add one with target.type: Utilization.")
-    if target.type != "Utilization" or target.average_utilization is None:
+    request_m = None
+    if target.type == "AverageValue":
+        request_m = read.effective_resources(lab, read.container(read.deployment(lab))).millicores("requests")
+    percent = target_percent(target, request_m)
+    if percent is None:
         raise Wrong(f"{where}.metrics[cpu].target.type is {target.type}; use Utilization with "
                     "averageUtilization (a percentage of the CPU request).")
+    if target.type == "Utilization":
+        written = f"{where}.metrics[cpu].target.averageUtilization is {percent:g}%"
+    else:
+        written = (f"{where}.metrics[cpu].target.averageValue is {target.average_value}, {percent:.0f}% of the "
+                   f"pods' {request_m}m CPU request")
     low, high = TARGET_RANGE
-    if target.average_utilization > high:
-        raise Wrong(f"{where}.metrics[cpu].target.averageUtilization is {target.average_utilization}%: pods would "
-                    f"run that hot before the HPA adds any, leaving no headroom for the minutes a new pod takes. "
-                    f"Use {low}–{high}%.")
-    if target.average_utilization < low:
-        raise Wrong(f"{where}.metrics[cpu].target.averageUtilization is {target.average_utilization}%: most of "
-                    f"every pod's reserved CPU would sit idle. Use {low}–{high}%.")
+    if percent > high:
+        raise Wrong(f"{written}: pods would run that hot before the HPA adds any, leaving no headroom for the "
+                    f"minutes a new pod takes. Use {low}–{high}%.")
+    if percent < low:
+        raise Wrong(f"{written}: most of every pod's reserved CPU would sit idle. Use {low}–{high}%.")
     if (h.spec.min_replicas or 1) < 2:
         raise Wrong(f"{where}.minReplicas is {h.spec.min_replicas or 1}: one pod is no redundancy (a node "
                     "restart is an outage). Use at least 2.")
@@ -119,7 +142,7 @@ def check_target(lab: Any) -> str:
         raise Wrong(f"the HPA cannot compute its metric yet: {getattr(exc, 'problem', exc)}. "
                     "`kubectl describe hpa stream-api` shows the condition; the pods need a CPU request.") from None
     return (f"scales Deployment stream-api between {h.spec.min_replicas} and {h.spec.max_replicas} pods "
-            f"at {target.average_utilization}% CPU")
+            f"at {percent:g}% CPU")
 
 
 def _copy_for_replay(obj: Any, api: client.ApiClient) -> dict[str, Any]:
@@ -158,7 +181,7 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
         if show:
             from scalelab.viz import ScalingDashboard
 
-            lab.lesson.show(ScalingDashboard(replay, hpa_target=_cpu_metric(hpa).average_utilization,
+            lab.lesson.show(ScalingDashboard(replay, hpa_target=target_percent(_cpu_metric(hpa), request_m),
                                              title="your HPA against the viral spike"))
         replay.run()
     finally:

@@ -33,37 +33,6 @@ def _nodes(lab: Any) -> dict[str, dict[str, str]]:
     return {n.metadata.name: n.metadata.labels or {} for n in client.CoreV1Api(lab.api).list_node().items}
 
 
-def _pools(nodes: dict[str, dict[str, str]]) -> set[str]:
-    return {labels[POOL_LABEL] for labels in nodes.values() if POOL_LABEL in labels}
-
-
-def _term_matches(term: client.V1NodeSelectorTerm, name: str, labels: dict[str, str]) -> bool:
-    """A required node-affinity term against one node: its expressions and fields all hold (an empty term
-    matches nothing)."""
-    checks = [(e, labels.get(e.key), e.key in labels) for e in term.match_expressions or []]
-    checks += [(f, name, True) for f in term.match_fields or [] if f.key == "metadata.name"]
-    if not checks or len(checks) < len(term.match_expressions or []) + len(term.match_fields or []):
-        return False
-    for req, value, present in checks:
-        values = req.values or []
-        if req.operator == "In" and (not present or value not in values):
-            return False
-        if req.operator == "NotIn" and present and value in values:
-            return False
-        if req.operator == "Exists" and not present:
-            return False
-        if req.operator == "DoesNotExist" and present:
-            return False
-        if req.operator in ("Gt", "Lt"):
-            try:
-                have, bound = int(value), int(values[0])
-            except (TypeError, ValueError, IndexError):
-                return False
-            if (req.operator == "Gt" and not have > bound) or (req.operator == "Lt" and not have < bound):
-                return False
-    return True
-
-
 def _placement(lab: Any) -> tuple[Counter, Counter, list[str]]:
     """Pods per pool, pods per zone, and pending pods."""
     nodes = _nodes(lab)
@@ -87,22 +56,17 @@ def check_spread(lab: Any) -> str:
     # Which pools may the pods run in at all? Judged on the nodes, so a pool pinned by its label, by a zone,
     # by NotIn or by a node name is caught alike.
     nodes = _nodes(lab)
-    all_pools = _pools(nodes)
-    by_selector = {n: labels for n, labels in nodes.items()
-                   if all(labels.get(k) == v for k, v in (spec.node_selector or {}).items())}
-    if len(_pools(by_selector)) < len(all_pools):
-        only = ", ".join(sorted(_pools(by_selector))) or "no"
+    all_pools = read.pools(nodes)
+    by_selector = read.pools(read.nodes_allowed(spec, nodes, affinity=False))
+    if len(by_selector) < len(all_pools):
+        only = ", ".join(sorted(by_selector)) or "no"
         raise Wrong(f"{where}.nodeSelector {spec.node_selector} pins every pod to the {only} pool: losing that "
                     "pool is an outage. Remove the nodeSelector.")
-    required = (spec.affinity and spec.affinity.node_affinity
-                and spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution)
-    if required:
-        allowed = {n: labels for n, labels in by_selector.items()
-                   if any(_term_matches(t, n, labels) for t in required.node_selector_terms or [])}
-        if len(_pools(allowed)) < len(all_pools):
-            only = ", ".join(sorted(_pools(allowed))) or "no"
-            raise Wrong(f"{where}.affinity.nodeAffinity.requiredDuringScheduling… allows only the {only} pool: "
-                        "everything lands in one pool. Remove it or let it match both pools.")
+    allowed = read.pools(read.nodes_allowed(spec, nodes))
+    if len(allowed) < len(all_pools):
+        only = ", ".join(sorted(allowed)) or "no"
+        raise Wrong(f"{where}.affinity.nodeAffinity.requiredDuringScheduling… allows only the {only} pool: "
+                    "everything lands in one pool. Remove it or let it match both pools.")
     constraints = spec.topology_spread_constraints or []
     by_key = {c.topology_key: c for c in constraints}
     pool = by_key.get(POOL_LABEL)

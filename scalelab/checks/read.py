@@ -18,6 +18,7 @@ from kubernetes import client
 from kubernetes.utils.quantity import parse_quantity
 
 from scalelab.checks.core import Wrong
+from scalelab.names import POOL_LABEL
 
 
 def quantity(value: Any) -> Decimal | None:
@@ -188,6 +189,52 @@ def scaled(value: Any, total: int, round_up: bool) -> int:
         share = total * int(text[:-1]) / 100
         return math.ceil(share) if round_up else math.floor(share)
     return int(text)
+
+
+def pools(nodes: dict[str, dict[str, str]]) -> set[str]:
+    """The pools (``scalelab.dev/pool``) of some nodes, given as {name: labels}."""
+    return {labels[POOL_LABEL] for labels in nodes.values() if POOL_LABEL in labels}
+
+
+def nodes_allowed(spec: client.V1PodSpec, nodes: dict[str, dict[str, str]], affinity: bool = True
+                  ) -> dict[str, dict[str, str]]:
+    """The nodes ({name: labels}) a pod with ``spec`` may be scheduled on, by its nodeSelector and (unless
+    ``affinity`` is False) its required node affinity, as the scheduler decides it."""
+    allowed = {n: labels for n, labels in nodes.items()
+               if all(labels.get(k) == v for k, v in (spec.node_selector or {}).items())}
+    required = (affinity and spec.affinity and spec.affinity.node_affinity
+                and spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution)
+    if required:
+        allowed = {n: labels for n, labels in allowed.items()
+                   if any(_term_matches(t, n, labels) for t in required.node_selector_terms or [])}
+    return allowed
+
+
+def _term_matches(term: client.V1NodeSelectorTerm, name: str, labels: dict[str, str]) -> bool:
+    """A required node-affinity term against one node: its expressions and fields all hold (terms are ORed;
+    an empty term matches nothing)."""
+    checks = [(e, labels.get(e.key), e.key in labels) for e in term.match_expressions or []]
+    checks += [(f, name, True) for f in term.match_fields or [] if f.key == "metadata.name"]
+    if not checks or len(checks) < len(term.match_expressions or []) + len(term.match_fields or []):
+        return False
+    for req, value, present in checks:
+        values = req.values or []
+        if req.operator == "In" and (not present or value not in values):
+            return False
+        if req.operator == "NotIn" and present and value in values:
+            return False
+        if req.operator == "Exists" and not present:
+            return False
+        if req.operator == "DoesNotExist" and present:
+            return False
+        if req.operator in ("Gt", "Lt"):
+            try:
+                have, bound = int(value), int(values[0])
+            except (TypeError, ValueError, IndexError):
+                return False
+            if (req.operator == "Gt" and not have > bound) or (req.operator == "Lt" and not have < bound):
+                return False
+    return True
 
 
 def fingerprint(api: client.ApiClient, *objects: Any) -> str:

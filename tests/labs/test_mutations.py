@@ -254,6 +254,11 @@ RIGHT = [
     Right(1, "limits-only-requests-follow", ("requests", "qos", "fit", "quota"), "deployment.yaml",
           edit(f"{RES}.requests", DELETE)),
     Right(1, "limits-from-the-limitrange-defaults", ("qos",), "deployment.yaml", edit(f"{RES}.limits", DELETE)),
+    Right(1, "fit-by-node-affinity", ("fit",), "deployment.yaml",
+          chain(edit("spec.template.spec.nodeSelector", DELETE),
+                edit("spec.template.spec.affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [{"key": "scalelab.dev/pool", "operator": "In",
+                                                                 "values": ["cloud"]}]}]}}}))),
     Right(1, "limitrange-max-in-millicores", ("limitrange",), "limits.yaml",
           edit("spec.limits[0].max", {"cpu": "2000m"}, kind="LimitRange")),
     Right(1, "quota-with-cpu-and-memory-keys", ("quota", "limitrange"), "limits.yaml",
@@ -264,6 +269,13 @@ RIGHT = [
     Right(2, "limit-only-deployment", ("request", "target"), "deployment.yaml",
           edit(f"{RES}", {"limits": {"cpu": "100m", "memory": "128Mi"}})),
     Right(2, "autoscaling-v1-hpa", ("target",), "hpa.yaml", replace("HorizontalPodAutoscaler", HPA_V1)),
+    Right(2, "target-as-an-average-value", ("target",), "hpa.yaml",
+          edit("spec.metrics[0].resource.target", {"type": "AverageValue", "averageValue": "70m"},
+               kind="HorizontalPodAutoscaler")),
+    Right(2, "target-as-a-container-resource", ("target",), "hpa.yaml",
+          edit("spec.metrics", [{"type": "ContainerResource", "containerResource": {
+              "name": "cpu", "container": "stream-api", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+               kind="HorizontalPodAutoscaler")),
     # --- lab 3 --------------------------------------------------------------------------------------
     Right(3, "max-unavailable-as-a-percentage", ("strategy",), "deployment.yaml",
           edit("spec.strategy.rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "20%"})),

@@ -47,6 +47,9 @@ class FakeCluster:
     def list_namespaced_pod_disruption_budget(self, namespace):
         return SimpleNamespace(items=self.pdbs)
 
+    def list_namespaced_replica_set(self, namespace, label_selector=None):
+        return SimpleNamespace(items=[])
+
     def list_node(self):
         return SimpleNamespace(items=[client.V1Node(metadata=client.V1ObjectMeta(name=name, labels=labels))
                                       for name, labels in FLEET.items()])
@@ -137,6 +140,23 @@ def test_lab1_qos_names_the_limit_that_differs(cluster):
         lab1.check_qos(LAB)
 
 
+def test_lab1_fit_judges_the_pools_the_pods_may_use(cluster, monkeypatch):
+    monkeypatch.setattr(lab1.settle, "rollout", lambda *a, **k: True)
+    monkeypatch.setattr(lab1.read, "pods", lambda lab: [])
+    for dep in (spread_deployment({"scalelab.dev/pool": "onprem"}),
+                spread_deployment(None, ("scalelab.dev/pool", "In", ["onprem", "cloud"]))):
+        dep.spec.replicas = 12
+        cluster.deployment = dep
+        with pytest.raises(Wrong, match="the pods must run in the cloud pool, and only there"):
+            lab1.check_fit(LAB)
+    for dep in (spread_deployment({"scalelab.dev/pool": "cloud"}),
+                spread_deployment(None, ("scalelab.dev/pool", "NotIn", ["onprem"]))):
+        dep.spec.replicas = 12
+        cluster.deployment = dep
+        with pytest.raises(Wrong, match="only 0 of 12 pods exist"):  # past the pool rule: no pods in this fake
+            lab1.check_fit(LAB)
+
+
 # --- lab 1: the quota fits the service and no more ---------------------------------------------------
 
 
@@ -220,6 +240,14 @@ def test_a_spike_missed_with_a_clipped_limit_names_the_limit():
         lab2.judge(verdict)
     assert "hit spec.maxReplicas (2)" in str(exc.value)
     assert "containers[stream-api].resources.limits.cpu is 1000m" in str(exc.value)
+
+
+def test_an_hpa_target_as_an_average_value_is_a_percentage_of_the_request():
+    target = client.V2MetricTarget(type="AverageValue", average_value="70m")
+    assert lab2.target_percent(target, 100) == pytest.approx(70)
+    assert lab2.target_percent(client.V2MetricTarget(type="AverageValue", average_value="0.15"), 100) == pytest.approx(150)
+    assert lab2.target_percent(client.V2MetricTarget(type="Utilization", average_utilization=70), None) == 70
+    assert lab2.target_percent(client.V2MetricTarget(type="Value", value="1"), 100) is None
 
 
 def test_lab2_request_accepts_a_limit_only_answer(cluster):
