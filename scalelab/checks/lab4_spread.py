@@ -75,7 +75,8 @@ def check_spread(lab: Any) -> str:
         raise Wrong(f"{where}.topologySpreadConstraints has no constraint with topologyKey {POOL_LABEL} (found: "
                     f"{keys}); spreading over hostnames alone can still put every pod in one pool.")
     problem = read.stream_api_selector_problem(
-        pool.label_selector, f"{where}.topologySpreadConstraints[{POOL_LABEL}].labelSelector")
+        pool.label_selector, f"{where}.topologySpreadConstraints[{POOL_LABEL}].labelSelector",
+        dep.spec.template.metadata.labels if dep.spec.template.metadata else None)
     if problem:
         raise Wrong(f"{problem}. It must select the pods being spread (app: stream-api), or the constraint counts "
                     "nothing.")

@@ -165,12 +165,14 @@ def describe_selector(selector: Any) -> str:
     return ",".join(terms) or "everything (an empty selector)"
 
 
-def stream_api_selector_problem(selector: Any, what: str) -> str | None:
+def stream_api_selector_problem(selector: Any, what: str, pod_labels: dict[str, str] | None = None) -> str | None:
     """Why ``selector`` does not pick out exactly the stream-api pods, or None when it does.
 
-    Judged by what it selects, so matchLabels and matchExpressions that mean the same are both right.
+    Judged by what it selects (the pods' labels: ``pod_labels``, the Deployment's
+    template labels when known), so matchLabels and matchExpressions that mean
+    the same are both right.
     """
-    if not selects(selector, STREAM_API_LABELS):
+    if not selects(selector, pod_labels or STREAM_API_LABELS):
         return (f"{what} is {describe_selector(selector)}: it does not select the stream-api pods (labels "
                 "app: stream-api)")
     if selects(selector, {"app": "another-service"}):
@@ -264,7 +266,12 @@ def stream_api_pdb(lab: Any) -> client.V1PodDisruptionBudget:
     """The namespace's one PodDisruptionBudget, which must select the stream-api pods (and only them)."""
     pdbs = client.PolicyV1Api(lab.api).list_namespaced_pod_disruption_budget(lab.namespace).items
     pdb = only(pdbs, "PodDisruptionBudget", lab.namespace, "Apply pdb.yaml.")
-    problem = stream_api_selector_problem(pdb.spec.selector, f"PodDisruptionBudget {pdb.metadata.name}: spec.selector")
+    try:
+        labels = deployment(lab).spec.template.metadata.labels
+    except Wrong:
+        labels = None  # no Deployment yet: judge against the labels the lab's files give the pods
+    problem = stream_api_selector_problem(pdb.spec.selector, f"PodDisruptionBudget {pdb.metadata.name}: spec.selector",
+                                          labels)
     if problem:
         raise Wrong(f"{problem}. A budget must select the stream-api pods (app: stream-api), or it protects nothing.")
     return pdb

@@ -380,6 +380,12 @@ def test_selectors_that_miss_or_overreach_are_named(sel, expect):
     assert problem and expect in problem
 
 
+def test_a_selector_is_judged_against_the_labels_the_pods_really_carry():
+    sel = selector({"app": "stream-api", "tier": "web"})
+    assert read.stream_api_selector_problem(sel, "spec.selector") is not None
+    assert read.stream_api_selector_problem(sel, "spec.selector", {"app": "stream-api", "tier": "web"}) is None
+
+
 def pdb(min_available=None, max_unavailable=None):
     return client.V1PodDisruptionBudget(metadata=client.V1ObjectMeta(name="stream-api"), spec=client.V1PodDisruptionBudgetSpec(
         min_available=min_available, max_unavailable=max_unavailable, selector=selector({"app": "stream-api"})))
