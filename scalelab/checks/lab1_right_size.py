@@ -320,9 +320,10 @@ def check_quota(lab: Any) -> str:
         kind, r = key.split(".")
         if key not in caps and key not in hard:
             continue
-        if getattr(res, kind).get(r) is None:
+        if not getattr(res, kind).get(r):  # unset (or 0)
             raise Wrong(f"Deployment stream-api: containers[stream-api].resources.{key} is not set (nor filled in "
-                        f"by a limit or a LimitRange default), and {name}.{key} caps it: the API server refuses "
+                        f"by a limit or a LimitRange default), and {name}.{caps.get(key, (key,))[0]} caps it: the "
+                        "API server refuses "
                         f"every such pod ('failed quota: {q.metadata.name}: must specify {r}'). Set "
                         f"resources.{key} in deployment.yaml.")
     for key in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory"):
