@@ -125,13 +125,19 @@ def check_target(lab: Any) -> str:
         raise Wrong(f"{where}.minReplicas is {h.spec.min_replicas or 1}: one pod is no redundancy (a node "
                     "restart is an outage). Use at least 2.")
 
+    kind = next(m.type for m in h.spec.metrics if (m.resource and m.resource.target is target)
+                or (m.container_resource and m.container_resource.target is target))
+
     def active() -> tuple[bool, str]:
         hpa = read.hpa(lab)
         conds = {c.type: c for c in (hpa.status.conditions or [])}
         c = conds.get("ScalingActive")
         if c is None:
             return False, "no conditions yet"
-        return c.status == "True", f"ScalingActive={c.status} ({c.reason}: {c.message})"
+        # The controller writes no observedGeneration: a metric of this spec's kind in the status is the sign
+        # that it has read this spec, not the one before it.
+        read_now = any(m.type == kind for m in (hpa.status.current_metrics or []))
+        return c.status == "True" and read_now, f"ScalingActive={c.status} ({c.reason}: {c.message})"
 
     # New pods need two metrics scrapes before the HPA sees their CPU: give a fresh rollout time.
     settle.rollout(lab, timeout=60)
