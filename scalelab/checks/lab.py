@@ -190,8 +190,21 @@ class Lab:
     # --- state a check needs later (survives a kernel restart) -------------------------
 
     def remember(self, key: str, value: Any) -> None:
-        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": STATE_CONFIGMAP},
-                "data": {key: json.dumps(value)}}
+        """Keep ``value`` under ``key``, next to what was remembered before.
+
+        The whole map is applied: a server-side apply of ``{key: value}`` alone
+        would drop the keys the same field manager applied earlier (lab 3's
+        'ship-v2' vanished when 'ship-v3' was remembered).
+        """
+        data = {}
+        try:
+            cm = client.CoreV1Api(self.api).read_namespaced_config_map(STATE_CONFIGMAP, self.namespace)
+            data = dict(cm.data or {})
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+        data[key] = json.dumps(value)
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": STATE_CONFIGMAP}, "data": data}
         k8s.apply_objects(self.api, [body], self.namespace)
 
     def recall(self, key: str) -> Any:

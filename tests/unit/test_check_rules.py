@@ -492,3 +492,32 @@ def test_summary_checks_again_instead_of_showing_a_stale_pass():
     state["judged"] = "b"
     lab.summary()
     assert state["slow_runs"] == 2  # what it judged changed: checked again
+
+
+def test_remembering_a_key_keeps_the_keys_remembered_before(monkeypatch):
+    from scalelab.checks import lab as lab_module
+
+    stored: dict[str, str] = {}
+
+    class ConfigMaps:
+        def __init__(self, _api=None):
+            pass
+
+        def read_namespaced_config_map(self, name, namespace):
+            if not stored:
+                raise client.ApiException(status=404, reason="Not Found")
+            return client.V1ConfigMap(data=dict(stored))
+
+    def apply_objects(api, objects, namespace=None):
+        (body,) = objects
+        stored.clear()
+        stored.update(body["data"])  # what server-side apply leaves: exactly the applied map
+        return ["ConfigMap/" + body["metadata"]["name"]]
+
+    monkeypatch.setattr(client, "CoreV1Api", ConfigMaps)
+    monkeypatch.setattr(lab_module.k8s, "apply_objects", apply_objects)
+    spec = LabSpec(9, "09-x", "a lab", (), starting_state="none.yaml")
+    lab = Lab(spec, lesson=SimpleNamespace(api=None), show=False)
+    lab.remember("ship-v2", {"version": "v2"})
+    lab.remember("ship-v3", {"version": "v3"})
+    assert lab.recall("ship-v2") == {"version": "v2"} and lab.recall("ship-v3") == {"version": "v3"}
