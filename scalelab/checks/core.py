@@ -38,6 +38,9 @@ class Task:
     hints: tuple[str, str]  # (nudge, near-answer)
     # Files in labs/solutions/<folder>/ that solve it (applied in order), or a function doing what the learner would.
     solution: "tuple[str, ...] | Callable[[Any], None]" = ()
+    # For a slow check (a replay, a drain): a digest of what it judges. Lab.summary() reuses its last
+    # verdict while the digest is unchanged, and checks again once it differs; other checks always run again.
+    fingerprint: Callable[[Any], str] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ server-side dry run, so the API server itself says what the LimitRange does.
 
 from __future__ import annotations
 
+import json
 import math
+from decimal import Decimal
 from typing import Any
 
 from kubernetes import client
@@ -98,39 +100,40 @@ def top(lab: Any) -> None:
 
 def check_requests(lab: Any) -> str:
     o = observed()
-    c = read.container(read.deployment(lab))
-    req, _ = read.requests_and_limits(c)
-    cpu, mem = read.millicores(req.get("cpu")), read.mebibytes(req.get("memory"))
+    res = read.effective_resources(lab, read.container(read.deployment(lab)))
+    cpu, mem = res.millicores("requests"), res.mebibytes("requests")
     where = "Deployment stream-api: containers[stream-api].resources.requests"
     if cpu is None:
-        raise Wrong(f"{where}.cpu is not set: the scheduler reserves nothing and the pod is BestEffort. "
-                    f"Set it from the p95 CPU ({o['cpu_p95']}m).")
+        raise Wrong(f"{where}.cpu is not set (nor made by a limit or a LimitRange default): the scheduler "
+                    f"reserves no CPU for the pod. Set it from the p95 CPU ({o['cpu_p95']}m).")
     if cpu < o["cpu_p95"]:
-        raise Wrong(f"{where}.cpu is {cpu}m, below the p95 usage of {o['cpu_p95']}m: one hour in twenty the pod "
-                    "needs more than was reserved for it. Raise it to at least the p95.")
+        raise Wrong(f"{where}.cpu is {res.text('requests.cpu')}, below the p95 usage of {o['cpu_p95']}m: one hour "
+                    "in twenty the pod needs more than was reserved for it. Raise it to at least the p95.")
     if cpu > 2 * o["cpu_p95"]:
-        raise Wrong(f"{where}.cpu is {cpu}m, more than twice the p95 usage ({o['cpu_p95']}m): reserved CPU that "
-                    f"sits idle is paid for. Keep it between {o['cpu_p95']}m and {2 * o['cpu_p95']}m.")
+        raise Wrong(f"{where}.cpu is {res.text('requests.cpu')}, more than twice the p95 usage ({o['cpu_p95']}m): "
+                    f"reserved CPU that sits idle is paid for. Keep it between {o['cpu_p95']}m and "
+                    f"{2 * o['cpu_p95']}m.")
     if mem is None:
         raise Wrong(f"{where}.memory is not set. Memory cannot be throttled, so reserve what the pod peaks at "
                     f"({o['mem_max']}Mi).")
-    if mem < o["mem_max"]:
-        raise Wrong(f"{where}.memory is {mem}Mi, below the highest usage seen ({o['mem_max']}Mi). With the "
-                    f"limit equal to the request (next task) the pod would be OOMKilled at its peak.")
+    if res.requests["memory"] < o["mem_max"] * 1024 * 1024:
+        raise Wrong(f"{where}.memory is {res.text('requests.memory')}, below the highest usage seen "
+                    f"({o['mem_max']}Mi). With the limit equal to the request (next task) the pod would be "
+                    "OOMKilled at its peak.")
     return f"requests cpu {cpu}m (p95 {o['cpu_p95']}m), memory {mem}Mi (max {o['mem_max']}Mi)"
 
 
 def check_qos(lab: Any) -> str:
     dep = read.deployment(lab)
-    c = read.container(dep)
-    req, lim = read.requests_and_limits(c)
+    res = read.effective_resources(lab, read.container(dep))
     where = "containers[stream-api].resources"
-    for res in ("cpu", "memory"):
-        if lim.get(res) is None:
-            raise Wrong(f"{where}.limits.{res} is not set: without both limits the pod cannot be Guaranteed.")
-        if read.quantity(lim[res]) != read.quantity(req.get(res)):
-            raise Wrong(f"{where}.limits.{res} ({lim[res]}) differs from requests.{res} ({req.get(res)}): "
-                        "that makes the pod Burstable. Guaranteed needs limits equal to requests.")
+    for r in ("cpu", "memory"):
+        if r not in res.limits:
+            raise Wrong(f"{where}.limits.{r} is not set: without both limits the pod cannot be Guaranteed.")
+        if res.limits[r] != res.requests.get(r):
+            raise Wrong(f"{where}.limits.{r} is {res.text('limits.' + r)} but requests.{r} is "
+                        f"{res.text('requests.' + r)}: that makes the pod Burstable. Guaranteed needs limits "
+                        "equal to requests.")
     settle.rollout(lab)
     pods = read.pods(lab)
     if not pods:
@@ -146,16 +149,23 @@ def check_fit(lab: Any) -> str:
     dep = read.deployment(lab)
     if (dep.spec.replicas or 0) != REPLICAS:
         raise Wrong(f"Deployment stream-api: spec.replicas is {dep.spec.replicas}; the task asks for {REPLICAS}.")
-    selector = dep.spec.template.spec.node_selector or {}
-    if selector.get(POOL_LABEL) != POOL:
-        raise Wrong(f"spec.template.spec.nodeSelector is {selector or 'not set'}; the pods must run in the "
-                    f"{POOL} pool: nodeSelector {{{POOL_LABEL}: {POOL}}}.")
+    # Judged on the nodes: a nodeSelector on the pool label, or a required node affinity, that keeps every pod
+    # in the cloud pool (and lets it use that pool) is right however it is written.
+    nodes = {n.metadata.name: n.metadata.labels or {} for n in client.CoreV1Api(lab.api).list_node().items}
+    allowed = read.pools(read.nodes_allowed(dep.spec.template.spec, nodes))
+    if allowed != {POOL}:
+        selector = dep.spec.template.spec.node_selector or {}
+        where = (f"spec.template.spec.nodeSelector is {selector or 'not set'}" if not
+                 (dep.spec.template.spec.affinity and dep.spec.template.spec.affinity.node_affinity)
+                 else f"spec.template.spec.nodeSelector ({selector or 'not set'}) and affinity.nodeAffinity allow "
+                      f"the {', '.join(sorted(allowed)) or 'no'} pool(s)")
+        raise Wrong(f"Deployment stream-api: {where}; the pods must run in the {POOL} pool, and only there: "
+                    f"nodeSelector {{{POOL_LABEL}: {POOL}}}.")
     settle.rollout(lab, timeout=45, until_unschedulable=True)
     pods = read.pods(lab)
     pending = [p for p in pods if not p.spec.node_name and settle.unschedulable(p)]
     if pending:
-        c = read.container(dep)
-        cpu = read.millicores(read.requests_and_limits(c)[0].get("cpu")) or 0
+        cpu = read.effective_resources(lab, read.container(dep)).millicores("requests") or 0
         pool = [n for n in client.CoreV1Api(lab.api).list_node().items
                 if (n.metadata.labels or {}).get(POOL_LABEL) == POOL]
         allocatable = sum(read.millicores((n.status.allocatable or {}).get("cpu")) or 0 for n in pool)
@@ -187,42 +197,98 @@ def _dry_run_pod(lab: Any, resources: dict | None) -> client.V1Pod:
     return client.CoreV1Api(lab.api).create_namespaced_pod(lab.namespace, body, dry_run="All")
 
 
+LIMITRANGE, QUOTA = "LimitRange", "ResourceQuota"
+
+
+def _admit(lab: Any, resources: dict | None) -> tuple[client.V1Pod | None, str, str]:
+    """Ask the API server to admit a pod (a dry run): (the pod as admitted or None, who refused it, why).
+
+    The LimitRanger admission plugin validates before ResourceQuota, so a
+    quota's refusal means the LimitRange had let the pod through. The two say
+    so in their own words ('maximum cpu usage per Container is 2, but limit is
+    32' against 'exceeded quota: …', 'failed quota: …' or 'status unknown for
+    quota: …'); any other 403 (the check's user may not create pods) is not
+    the learner's answer and is raised, so the check says CANNOT CHECK.
+    """
+    try:
+        return _dry_run_pod(lab, resources), "", ""
+    except client.ApiException as exc:
+        if exc.status != 403:
+            raise
+        message = _status_message(exc)
+        if " per Container " in message or " per Pod " in message:
+            return None, LIMITRANGE, message
+        if "quota" in message:  # exceeded quota, failed quota, status unknown for quota
+            return None, QUOTA, message
+        raise
+
+
+def _status_message(exc: client.ApiException) -> str:
+    try:
+        return str(json.loads(exc.body).get("message", "")) if exc.body else str(exc.reason)
+    except (ValueError, AttributeError):
+        return str(exc.body or exc.reason)
+
+
+def _largest_node(lab: Any) -> tuple[str, Decimal]:
+    nodes = client.CoreV1Api(lab.api).list_node().items
+    sizes = [(n.metadata.name, read.quantity((n.status.allocatable or {}).get("cpu")) or Decimal(0)) for n in nodes]
+    return max(sizes, key=lambda pair: pair[1], default=("no node", Decimal(0)))
+
+
 def check_limitrange(lab: Any) -> str:
     ranges = client.CoreV1Api(lab.api).list_namespaced_limit_range(lab.namespace).items
     lr = read.only(ranges, "LimitRange", lab.namespace, "Apply limits.yaml (it holds the LimitRange).")
     container_limits = [item for item in lr.spec.limits if item.type == "Container"]
+    name = f"LimitRange {lr.metadata.name}: spec.limits[type=Container]"
     if not container_limits:
         raise Wrong(f"LimitRange {lr.metadata.name} has no item with type: Container.")
     item = container_limits[0]
+    # What the API server stored: it fills defaultRequest from default, and default from max, where unset.
     for field, what in (("default_request", "defaultRequest"), ("default", "default")):
         values = getattr(item, field) or {}
         for res in ("cpu", "memory"):
             if res not in values:
-                raise Wrong(f"LimitRange {lr.metadata.name}: spec.limits[type=Container].{what}.{res} is not set, "
-                            f"so a container that forgets it gets no {'request' if what == 'defaultRequest' else 'limit'}.")
-    if not (item.max or {}).get("cpu"):
-        raise Wrong(f"LimitRange {lr.metadata.name}: spec.limits[type=Container].max.cpu is not set: nothing stops "
-                    "one container from asking for a whole node.")
+                raise Wrong(f"{name}.{what}.{res} is not set, so a container that forgets it gets no "
+                            f"{'request' if what == 'defaultRequest' else 'limit'}.")
+    ceiling = (item.max or {}).get("cpu")
+    if not ceiling:
+        raise Wrong(f"{name}.max.cpu is not set: nothing stops one container from asking for a whole node.")
     # Ask the API server, as a real pod would: a container without resources gets the defaults...
+    pod, refused_by, why = _admit(lab, None)
+    if refused_by == LIMITRANGE:
+        raise Wrong(f"a pod without resources is refused by the LimitRange ({why}). {name}'s defaults must "
+                    "themselves be allowed by its min and max.")
+    if pod is not None:
+        got = pod.spec.containers[0].resources
+        if not (got.requests or {}).get("cpu") or not (got.limits or {}).get("cpu"):
+            raise Wrong("a pod created without resources did not get default requests and limits.")
+        defaults = f"{got.requests.get('cpu')}/{got.limits.get('cpu')}"
+    else:  # the quota is full or too small: the LimitRange let it through, with the defaults it declares
+        defaults = f"{item.default_request['cpu']}/{item.default['cpu']}"
+    # ...the stream API's own pods are let through...
     try:
-        pod = _dry_run_pod(lab, None)
-    except client.ApiException as exc:
-        if exc.status == 403:
-            raise Wrong(f"a pod without resources is refused: {exc.body[:300] if exc.body else exc.reason}. The "
-                        "LimitRange's defaults should fill them in (and the quota leave room for one more pod).")
-        raise
-    got = pod.spec.containers[0].resources
-    if not (got.requests or {}).get("cpu") or not (got.limits or {}).get("cpu"):
-        raise Wrong("a pod created without resources did not get default requests and limits.")
-    # ...and one that asks for too much is refused.
-    try:
-        _dry_run_pod(lab, {"requests": {"cpu": "100m"}, "limits": {"cpu": "32"}})
-    except client.ApiException as exc:
-        if exc.status == 403:
-            return (f"defaults {got.requests.get('cpu')}/{got.limits.get('cpu')} CPU applied to a bare container; "
-                    f"a 32-CPU limit is refused (max {item.max['cpu']})")
-        raise
-    raise Wrong(f"a container with a 32-CPU limit was admitted: LimitRange max.cpu ({item.max['cpu']}) does not stop it.")
+        own = read.container(read.deployment(lab))
+    except Wrong:
+        own = None  # no Deployment yet: nothing of ours to refuse
+    if own is not None and own.resources and (own.resources.requests or own.resources.limits):
+        _, refused_by, why = _admit(lab, lab.api.sanitize_for_serialization(own.resources))
+        if refused_by == LIMITRANGE:
+            raise Wrong(f"{name} refuses the stream-api pods themselves: {why}. Their next rollout (or the next "
+                        "pod the ReplicaSet replaces) would be refused; raise max.cpu above what they ask for.")
+    # ...and one that asks for more than any node has is refused.
+    node, size = _largest_node(lab)
+    over = f"{int(size * 1000) + 1}m"
+    _, refused_by, why = _admit(lab, {"requests": {"cpu": over}, "limits": {"cpu": over}})
+    if refused_by != LIMITRANGE or "maximum cpu" not in why:
+        quota = {QUOTA: f" (only the ResourceQuota refused it: {why})",
+                 LIMITRANGE: f" (refused for another reason: {why})"}.get(refused_by, "")
+        raise Wrong(f"{name}.max.cpu is {ceiling}, more than any node has (the largest, {node}, has {size:g} CPU "
+                    f"allocatable): a container with a {over} CPU limit was let through{quota}. A ceiling above "
+                    "every node stops nothing the scheduler would place; set it below a node's size (the task "
+                    "asks for 2).")
+    return (f"defaults {defaults} CPU applied to a bare container; a {over} CPU limit (more than {node}'s "
+            f"{size:g} CPU) is refused (max {ceiling})")
 
 
 def check_quota(lab: Any) -> str:
@@ -231,8 +297,15 @@ def check_quota(lab: Any) -> str:
     hard = q.spec.hard or {}
     need = REPLICAS + SURGE
     name = f"ResourceQuota {q.metadata.name}: spec.hard"
+    # In a quota `cpu` and `memory` mean the same as `requests.cpu` and `requests.memory`; with both, both apply.
+    caps: dict[str, tuple[str, Any]] = {}
+    for key in ("requests.cpu", "requests.memory"):
+        short = key.split(".")[1]
+        keys = [k for k in (key, short) if k in hard]
+        if keys:
+            caps[key] = min(((k, read.quantity(hard[k])) for k in keys), key=lambda pair: pair[1])
     for key in ("pods", "requests.cpu", "requests.memory"):
-        if key not in hard:
+        if key not in hard and key not in caps:
             raise Wrong(f"{name}.{key} is not set; the task asks the quota to cap pods, requests.cpu and "
                         "requests.memory.")
     pods = int(read.quantity(hard["pods"]))
@@ -242,15 +315,41 @@ def check_quota(lab: Any) -> str:
     if pods > MAX_PODS:
         raise Wrong(f"{name}.pods is {pods}: a quota that allows more than {MAX_PODS} pods does not protect the "
                     "fleet from a runaway Deployment.")
-    c = read.container(read.deployment(lab))
-    req, _ = read.requests_and_limits(c)
-    cpu = read.quantity(req.get("cpu")) or 0
-    mem = read.quantity(req.get("memory")) or 0
-    for key, per_pod, unit in (("requests.cpu", cpu, "CPU"), ("requests.memory", mem, "bytes")):
-        if read.quantity(hard[key]) < per_pod * need:
-            raise Wrong(f"{name}.{key} is {hard[key]}: {need} pods × {req.get(key.split('.')[1])} need "
-                        f"{float(per_pod * need):g} {unit}.")
-    return f"quota caps {pods} pods, {hard['requests.cpu']} CPU and {hard['requests.memory']} of requests"
+    res = read.effective_resources(lab, read.container(read.deployment(lab)))
+    for key in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory"):
+        kind, r = key.split(".")
+        if key not in caps and key not in hard:
+            continue
+        if not getattr(res, kind).get(r):  # unset (or 0)
+            raise Wrong(f"Deployment stream-api: containers[stream-api].resources.{key} is not set (nor filled in "
+                        f"by a limit or a LimitRange default), and {name}.{caps.get(key, (key,))[0]} caps it: the "
+                        "API server refuses "
+                        f"every such pod ('failed quota: {q.metadata.name}: must specify {r}'). Set "
+                        f"resources.{key} in deployment.yaml.")
+    for key in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory"):
+        field, cap = caps.get(key) or ((key, read.quantity(hard[key])) if key in hard else (None, None))
+        if field is None:
+            continue
+        kind, r = key.split(".")
+        per_pod = getattr(res, kind)[r]
+        if cap < per_pod * need:
+            raise Wrong(f"{name}.{field} is {hard[field]}: {need} pods × {res.text(key)} need "
+                        f"{_amount(per_pod * need, r)}.")
+        if kind == "requests" and cap > per_pod * MAX_PODS:
+            raise Wrong(f"{name}.{field} is {hard[field]}: room for {int(cap / per_pod)} pods of {res.text(key)}. "
+                        f"A quota above {MAX_PODS} pods' worth ({_amount(per_pod * MAX_PODS, r)}) does not stop a "
+                        "runaway Deployment; keep it between "
+                        f"{_amount(per_pod * need, r)} and {_amount(per_pod * MAX_PODS, r)}.")
+    cpu_field, mem_field = caps["requests.cpu"][0], caps["requests.memory"][0]
+    return f"quota caps {pods} pods, {hard[cpu_field]} CPU and {hard[mem_field]} of requests"
+
+
+def _amount(value: Decimal, resource: str) -> str:
+    """A CPU or memory amount as a person writes it: 3 CPU, 1920Mi."""
+    if resource == "cpu":
+        return f"{float(value):g} CPU"
+    mib = value / (1024 * 1024)
+    return f"{float(mib / 1024):g}Gi" if mib >= 1024 and mib % 1024 == 0 else f"{float(mib):g}Mi"
 
 
 SPEC = LabSpec(

@@ -41,27 +41,56 @@ OBJECTIVE_PERCENT = 1.0  # at most this share of requests may be dropped
 BUDGET_POD_MINUTES = 300.0  # at most this many pod-minutes for the whole replay
 TARGET_RANGE = (50, 90)  # averageUtilization the task accepts, in % of the CPU request
 TOTAL_DEMAND = sum(PROFILE.rps(m) * 60 for m in range(int(PROFILE.duration) + 1))
+# Only its request is reserved for a pod; above it, a pod borrows CPU its node has spare, and in a spike
+# every pod on the node wants that CPU at once. The replay counts a pod's CPU up to its limit but no more
+# than the course's capacity model lets it burst (250m at its limit for 100m at its request): a limit far
+# above the request buys no capacity.
+BURST = Capacity().cpu_limit_m / Capacity().cpu_request_m
+
+
+def counted_limit_m(request_m: float, limit_m: float) -> float:
+    """The CPU the replay lets one pod burn (and so serve): its limit, at most BURST × its request."""
+    return min(limit_m, BURST * request_m)
 
 
 def check_request(lab: Any) -> str:
-    c = read.container(read.deployment(lab))
-    req, lim = read.requests_and_limits(c)
+    res = read.effective_resources(lab, read.container(read.deployment(lab)))
     where = "Deployment stream-api: containers[stream-api].resources"
-    cpu, limit = read.millicores(req.get("cpu")), read.millicores(lim.get("cpu"))
+    cpu, limit = res.millicores("requests"), res.millicores("limits")
     if cpu is None:
         raise Wrong(f"{where}.requests.cpu is not set. The HPA's utilisation is a percentage of the CPU request: "
                     "without one it cannot compute anything (FailedGetResourceMetric: missing request for cpu).")
     if limit is None:
         raise Wrong(f"{where}.limits.cpu is not set; the replay needs to know how much a pod can serve at most.")
     if not 50 <= cpu <= 200:
-        raise Wrong(f"{where}.requests.cpu is {cpu}m; the stream API uses about 75m at ease. Use 50m–200m.")
-    return f"requests {cpu}m CPU, limit {limit}m"
+        raise Wrong(f"{where}.requests.cpu is {res.text('requests.cpu')}; the stream API uses about 75m at ease. "
+                    "Use 50m–200m.")
+    counted = counted_limit_m(cpu, limit)
+    extra = (f" (the spike replay counts {counted:g}m of it: at most {BURST:g}× the request is CPU a pod can "
+             "count on borrowing)") if counted < limit else ""
+    return f"requests {cpu}m CPU, limit {limit}m{extra}"
 
 
 def _cpu_metric(h: client.V2HorizontalPodAutoscaler) -> Any:
+    """The target of the HPA's CPU metric: a Resource metric, or a ContainerResource one on the stream-api
+    container (the same thing for a one-container pod)."""
     for m in h.spec.metrics or []:
         if m.type == "Resource" and m.resource and m.resource.name == "cpu":
             return m.resource.target
+        if (m.type == "ContainerResource" and m.container_resource and m.container_resource.name == "cpu"
+                and m.container_resource.container == "stream-api"):
+            return m.container_resource.target
+    return None
+
+
+def target_percent(target: Any, request_m: float | None) -> float | None:
+    """The CPU target as a percentage of the request: averageUtilization, or an averageValue over the request."""
+    if target is None:
+        return None
+    if target.type == "Utilization":
+        return target.average_utilization
+    if target.type == "AverageValue" and target.average_value is not None and request_m:
+        return float(read.quantity(target.average_value) * 1000) / request_m * 100
     return None
 
 
@@ -75,20 +104,30 @@ def check_target(lab: Any) -> str:
     target = _cpu_metric(h)
     if target is None:
         raise Wrong(f"{where}.metrics has no Resource metric for cpu; add one with target.type: Utilization.")
-    if target.type != "Utilization" or target.average_utilization is None:
+    request_m = None
+    if target.type == "AverageValue":
+        request_m = read.effective_resources(lab, read.container(read.deployment(lab))).millicores("requests")
+    percent = target_percent(target, request_m)
+    if percent is None:
         raise Wrong(f"{where}.metrics[cpu].target.type is {target.type}; use Utilization with "
                     "averageUtilization (a percentage of the CPU request).")
+    if target.type == "Utilization":
+        written = f"{where}.metrics[cpu].target.averageUtilization is {percent:g}%"
+    else:
+        written = (f"{where}.metrics[cpu].target.averageValue is {target.average_value}, {percent:.0f}% of the "
+                   f"pods' {request_m}m CPU request")
     low, high = TARGET_RANGE
-    if target.average_utilization > high:
-        raise Wrong(f"{where}.metrics[cpu].target.averageUtilization is {target.average_utilization}%: pods would "
-                    f"run that hot before the HPA adds any, leaving no headroom for the minutes a new pod takes. "
-                    f"Use {low}–{high}%.")
-    if target.average_utilization < low:
-        raise Wrong(f"{where}.metrics[cpu].target.averageUtilization is {target.average_utilization}%: most of "
-                    f"every pod's reserved CPU would sit idle. Use {low}–{high}%.")
+    if percent > high:
+        raise Wrong(f"{written}: pods would run that hot before the HPA adds any, leaving no headroom for the "
+                    f"minutes a new pod takes. Use {low}–{high}%.")
+    if percent < low:
+        raise Wrong(f"{written}: most of every pod's reserved CPU would sit idle. Use {low}–{high}%.")
     if (h.spec.min_replicas or 1) < 2:
         raise Wrong(f"{where}.minReplicas is {h.spec.min_replicas or 1}: one pod is no redundancy (a node "
                     "restart is an outage). Use at least 2.")
+
+    kind = next(m.type for m in h.spec.metrics if (m.resource and m.resource.target is target)
+                or (m.container_resource and m.container_resource.target is target))
 
     def active() -> tuple[bool, str]:
         hpa = read.hpa(lab)
@@ -96,7 +135,10 @@ def check_target(lab: Any) -> str:
         c = conds.get("ScalingActive")
         if c is None:
             return False, "no conditions yet"
-        return c.status == "True", f"ScalingActive={c.status} ({c.reason}: {c.message})"
+        # The controller writes no observedGeneration: a metric of this spec's kind in the status is the sign
+        # that it has read this spec, not the one before it.
+        read_now = any(m.type == kind for m in (hpa.status.current_metrics or []))
+        return c.status == "True" and read_now, f"ScalingActive={c.status} ({c.reason}: {c.message})"
 
     # New pods need two metrics scrapes before the HPA sees their CPU: give a fresh rollout time.
     settle.rollout(lab, timeout=60)
@@ -107,7 +149,7 @@ def check_target(lab: Any) -> str:
         raise Wrong(f"the HPA cannot compute its metric yet: {getattr(exc, 'problem', exc)}. "
                     "`kubectl describe hpa stream-api` shows the condition; the pods need a CPU request.") from None
     return (f"scales Deployment stream-api between {h.spec.min_replicas} and {h.spec.max_replicas} pods "
-            f"at {target.average_utilization}% CPU")
+            f"at {percent:g}% CPU")
 
 
 def _copy_for_replay(obj: Any, api: client.ApiClient) -> dict[str, Any]:
@@ -129,10 +171,11 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
     dep_body["spec"]["replicas"] = max(2, hpa.spec.min_replicas or 1)
     k8s.apply_objects(api, [dep_body], REPLAY_NAMESPACE)
     wait_for(lambda: k8s.rollout_status(api, REPLAY_NAMESPACE, dep.metadata.name), "the replay's pods", 120)
-    req, lim = read.requests_and_limits(read.container(dep))
+    res = read.effective_resources(lab, read.container(dep))
     default = Capacity()  # the cost per request; the learner's request and limit decide the rest
-    cap = Capacity(cpu_request_m=read.millicores(req.get("cpu")) or default.cpu_request_m,
-                   cpu_limit_m=read.millicores(lim.get("cpu")) or default.cpu_limit_m)
+    request_m = res.millicores("requests") or default.cpu_request_m
+    limit_m = res.millicores("limits") or default.cpu_limit_m
+    cap = Capacity(cpu_request_m=request_m, cpu_limit_m=counted_limit_m(request_m, limit_m))
     driver = driver_for(api, lab.lesson.provider)
     speed = speed_for(lab.lesson.provider)
     try:
@@ -145,7 +188,7 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
         if show:
             from scalelab.viz import ScalingDashboard
 
-            lab.lesson.show(ScalingDashboard(replay, hpa_target=_cpu_metric(hpa).average_utilization,
+            lab.lesson.show(ScalingDashboard(replay, hpa_target=target_percent(_cpu_metric(hpa), request_m),
                                              title="your HPA against the viral spike"))
         replay.run()
     finally:
@@ -154,7 +197,8 @@ def replay_spike(lab: Any, show: bool = False) -> tuple[Replay, dict[str, Any]]:
     verdict = {"dropped_percent": replay.score.dropped_requests / TOTAL_DEMAND * 100,
                "pod_minutes": replay.score.pod_minutes, "peak_replicas": peak,
                "max_replicas": hpa.spec.max_replicas, "min_replicas": hpa.spec.min_replicas or 1,
-               "stopped_early": replay.stopped_early}
+               "stopped_early": replay.stopped_early, "request_m": request_m, "limit_m": limit_m,
+               "counted_m": cap.cpu_limit_m}
     lab.remember("spike", verdict)
     if not replay.stopped_early:  # a whole replay: its cost joins the course's scoreboard (lesson 05)
         scoreboard.record(SCOREBOARD_KEY, replay.score, run="lab 2 · viral song, your HPA")
@@ -209,6 +253,11 @@ def judge(v: dict[str, Any]) -> str:
         else:
             fix = (f"the HPA reached only {v['peak_replicas']} pods and too late: scale-up is held back. Look at "
                    "spec.behavior.scaleUp (policies and stabilizationWindowSeconds) and let it add pods faster.")
+        if v.get("counted_m", 0) < v.get("limit_m", 0):
+            fix += (f" Deployment stream-api: containers[stream-api].resources.limits.cpu is {v['limit_m']:g}m, but "
+                    f"the replay counts at most {v['counted_m']:g}m per pod ({BURST:g}× its request of "
+                    f"{v['request_m']:g}m): only the request is reserved; above it a pod borrows its node's spare "
+                    "CPU, which every pod wants in a spike. A bigger limit buys no capacity; more pods do.")
         raise Wrong(f"service objective missed: {dropped:.1f}% of requests dropped (objective: at most "
                     f"{OBJECTIVE_PERCENT:g}%); {fix}")
     if cost > BUDGET_POD_MINUTES:
@@ -223,12 +272,20 @@ def judge(v: dict[str, Any]) -> str:
 
 
 def check_spike(lab: Any) -> str:
-    check_target(lab)  # a replay of an HPA that cannot work would only waste three minutes
+    check_request(lab)  # a replay of a Deployment or an HPA that cannot work would only waste three minutes
+    check_target(lab)
     try:
         _, verdict = replay_spike(lab, show=getattr(lab, "board", None) is not None)
     finally:
         k8s.delete_namespace(lab.api, REPLAY_NAMESPACE, timeout=180)
     return judge(verdict)
+
+
+def judged_by_spike(lab: Any) -> str:
+    """What the spike replay copies: the Deployment's pod template, the HPA's spec, any LimitRange's defaults."""
+    ranges = client.CoreV1Api(lab.api).list_namespaced_limit_range(lab.namespace).items
+    return read.fingerprint(lab.api, read.deployment(lab).spec.template, read.hpa(lab).spec,
+                            [lr.spec for lr in ranges])
 
 
 def cleanup_replay(lab: Any) -> None:
@@ -252,6 +309,7 @@ SPEC = LabSpec(
              (f"At the peak, 1200 requests/s at 100 requests/s per pod at its request is 12 pods; "
               f"at your target, more. The budget is {BUDGET_POD_MINUTES:.0f} pod-minutes.",
               "maxReplicas must allow the peak at your target (e.g. 20 at 70%); keep minReplicas at 2 and the "
-              "default-ish fast scale-up (100% or 4 pods every 15 s)."), ("hpa.yaml",)),
+              "default-ish fast scale-up (100% or 4 pods every 15 s)."), ("hpa.yaml",),
+             fingerprint=judged_by_spike),
     ),
 )

@@ -8,7 +8,6 @@ availability ever fell below the floor.
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any
 
@@ -75,9 +74,11 @@ def ship(lab: Any, version: str, timeout: float = 90) -> dict[str, Any]:
     """
     apps = client.AppsV1Api(lab.api)
     dep = read.deployment(lab, fix="Apply deployment.yaml first.")
-    ru = dep.spec.strategy.rolling_update if dep.spec.strategy.type == "RollingUpdate" else None
     # What the strategy allows (Recreate: every pod at once); the watch shows what really happened.
-    allowed = (dep.spec.replicas or 0) - (_count(ru.max_unavailable, round_up=False) if ru else dep.spec.replicas or 0)
+    unavailable, strategy = _unavailable(dep)
+    allowed = (dep.spec.replicas or 0) - unavailable
+    # Without a working readiness probe a new pod counts as ready before it answers: the watch could not see a dip.
+    probe_problem = _probe_problem(read.container(dep))
     template: dict[str, Any] = {"spec": {"containers": [{"name": "stream-api",
                                                          "env": [{"name": VERSION_ENV, "value": version}]}]}}
     if version == "v3":
@@ -97,7 +98,7 @@ def ship(lab: Any, version: str, timeout: float = 90) -> dict[str, Any]:
         outcome = wait_for(finished, f"the {version} rollout to finish or stall", timeout,
                            fix="look at `kubectl -n lab-3 describe deployment stream-api`")
     record = {"version": version, "lowest_ready": floor.lowest, "allowed_floor": allowed,
-              "stalled": outcome == "stalled"}
+              "strategy": strategy, "probe_problem": probe_problem, "stalled": outcome == "stalled"}
     lab.remember(f"ship-{version}", record)
     if record["stalled"]:
         print(f'error: deployment "stream-api" exceeded its progress deadline ({version} is not rolling out)')
@@ -127,6 +128,27 @@ def solve_rollback(lab: Any) -> None:
 # --- checks --------------------------------------------------------------------------------
 
 
+def _unavailable(dep: client.V1Deployment) -> tuple[int, str]:
+    """(pods a rollout may take away before their replacements are ready, the field that says so).
+
+    As the Deployment controller resolves it: a maxUnavailable percentage rounds
+    down and a maxSurge one up; when both come to 0 the controller still takes
+    one pod away (it must make progress); Recreate takes every pod.
+    """
+    replicas = dep.spec.replicas or 0
+    s = dep.spec.strategy
+    if s.type != "RollingUpdate":
+        return replicas, f"strategy.type is {s.type}"
+    ru = s.rolling_update
+    unavailable_field = ru.max_unavailable if ru and ru.max_unavailable is not None else "25%"
+    surge_field = ru.max_surge if ru and ru.max_surge is not None else "25%"
+    unavailable = read.scaled(unavailable_field, replicas, round_up=False)
+    surge = read.scaled(surge_field, replicas, round_up=True)
+    if surge == 0 and unavailable == 0:
+        return 1, f"strategy.rollingUpdate.maxSurge is {surge_field} (so the controller takes 1 pod away)"
+    return unavailable, f"strategy.rollingUpdate.maxUnavailable is {unavailable_field}"
+
+
 def check_strategy(lab: Any) -> str:
     dep = read.deployment(lab)
     where = "Deployment stream-api: spec"
@@ -137,15 +159,15 @@ def check_strategy(lab: Any) -> str:
         raise Wrong(f"{where}.strategy.type is {s.type}: Recreate stops every old pod before starting new ones "
                     "(an outage). Use RollingUpdate.")
     ru = s.rolling_update
-    unavailable = ru.max_unavailable if ru else "25%"
-    surge = ru.max_surge if ru else "25%"
-    if str(unavailable) not in ("0", "0%"):
-        raise Wrong(f"{where}.strategy.rollingUpdate.maxUnavailable is {unavailable}: the rollout may take that "
-                    "many pods away before their replacements are ready. Use 0, so the service never has fewer "
-                    "ready pods than it needs.")
-    if str(surge) in ("0", "0%"):
-        raise Wrong(f"{where}.strategy.rollingUpdate.maxSurge is 0: with maxUnavailable 0 too the rollout could "
-                    "never start a new pod. Use 1.")
+    surge = ru.max_surge if ru and ru.max_surge is not None else "25%"
+    unavailable, field = _unavailable(dep)
+    if "maxSurge" in field:
+        raise Wrong(f"{where}.{field}: with maxSurge resolving to 0 pods the rollout cannot add a pod first, so the "
+                    "Deployment controller takes one away instead. Use maxSurge: 1 (and maxUnavailable: 0).")
+    if unavailable > 0:
+        raise Wrong(f"{where}.{field} ({unavailable} of {REPLICAS} pods): the rollout may take that many pods away "
+                    "before their replacements are ready. Use 0, so the service never has fewer ready pods than "
+                    "it needs.")
     deadline = dep.spec.progress_deadline_seconds
     if deadline is None or deadline > MAX_DEADLINE:
         raise Wrong(f"{where}.progressDeadlineSeconds is {deadline}: a broken release would go unnoticed for "
@@ -153,31 +175,54 @@ def check_strategy(lab: Any) -> str:
     return f"RollingUpdate, maxUnavailable 0, maxSurge {surge}, progress deadline {deadline}s"
 
 
+# What the stream API's server (the e2e resource-consumer image) answers to a GET: only /Metrics (200);
+# every other path is "400 Bad request. Not a POST request". A kubelet HTTP probe passes on 200-399.
+HTTP_OK_PATHS = ("/Metrics",)
+PORTS = ("http", "8080")
+
+
+def _probe_problem(c: client.V1Container) -> str | None:
+    """Why this container's readiness probe would not tell when the server can answer, or None."""
+    probe = c.readiness_probe
+    where = "Deployment stream-api: containers[stream-api].readinessProbe"
+    if probe is None:
+        return (f"{where} is not set: a new pod would get traffic (and the rollout would move on) before it can "
+                "answer. Add a tcpSocket or httpGet probe on port http.")
+    if not (probe.tcp_socket or probe.http_get):
+        return f"{where} has no tcpSocket or httpGet: probe the http port."
+    kind = "tcpSocket" if probe.tcp_socket else "httpGet"
+    port = (probe.tcp_socket or probe.http_get).port
+    if str(port) not in PORTS:
+        return (f"{where}.{kind}.port is {port}, but the server listens on 8080 (named http): a probe on the "
+                "wrong port never passes.")
+    if probe.http_get:
+        scheme = (probe.http_get.scheme or "HTTP").upper()
+        if scheme != "HTTP":
+            return (f"{where}.httpGet.scheme is {scheme}: the server speaks plain HTTP, so the TLS handshake fails "
+                    "and the probe never passes. Leave scheme out (HTTP).")
+        path = (probe.http_get.path or "/").split("?", 1)[0] or "/"
+        if path not in HTTP_OK_PATHS:
+            return (f"{where}.httpGet.path is {path}: the stream API answers GET {path} with 400 Bad Request "
+                    "(it takes POSTs; `kubectl describe pod` would show 'Readiness probe failed: HTTP probe "
+                    "failed with statuscode: 400'), so the pods never become ready and the rollout never "
+                    "finishes. Probe a path it answers with 200, or use tcpSocket on port http.")
+    return None
+
+
 def check_probe(lab: Any) -> str:
     c = read.container(read.deployment(lab))
+    problem = _probe_problem(c)
+    if problem:
+        raise Wrong(problem)
     probe = c.readiness_probe
-    if probe is None:
-        raise Wrong("containers[stream-api].readinessProbe is not set: a new pod would get traffic (and the "
-                    "rollout would move on) before it can answer. Add a tcpSocket or httpGet probe on port http.")
-    if not (probe.tcp_socket or probe.http_get):
-        raise Wrong("containers[stream-api].readinessProbe has no tcpSocket or httpGet: probe the http port.")
-    port = (probe.tcp_socket or probe.http_get).port
-    if str(port) not in ("http", "8080"):
-        raise Wrong(f"containers[stream-api].readinessProbe probes port {port}; the server listens on 8080 "
-                    "(named http). A probe on the wrong port never passes.")
-    return f"readiness probe on port {port}"
+    if probe.http_get:
+        return f"readiness probe GET {probe.http_get.path or '/'} on port {probe.http_get.port}"
+    return f"readiness probe on port {probe.tcp_socket.port}"
 
 
 def check_pdb(lab: Any) -> str:
     pdb = read.stream_api_pdb(lab)
-    if pdb.spec.min_available is not None:
-        allowed_down = REPLICAS - _count(pdb.spec.min_available)
-        field = f"minAvailable {pdb.spec.min_available}"
-    elif pdb.spec.max_unavailable is not None:
-        allowed_down = _count(pdb.spec.max_unavailable)
-        field = f"maxUnavailable {pdb.spec.max_unavailable}"
-    else:
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name} sets neither minAvailable nor maxUnavailable.")
+    allowed_down, field = read.disruptions_allowed(pdb, REPLICAS)
     if REPLICAS - allowed_down < FLOOR:
         raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: {field} lets {allowed_down} of {REPLICAS} pods go "
                     f"at once, leaving fewer than the floor of {FLOOR}.")
@@ -198,30 +243,35 @@ def check_pdb(lab: Any) -> str:
     return f"{field}: at most {allowed_down} pod down, never below {REPLICAS - allowed_down}"
 
 
-def _count(value: Any, round_up: bool = True) -> int:
-    """A count or percentage of the replicas (Kubernetes rounds maxUnavailable down, PDB percentages up)."""
-    text = str(value)
-    if text.endswith("%"):
-        share = REPLICAS * int(text[:-1]) / 100
-        return math.ceil(share) if round_up else math.floor(share)
-    return int(text)
-
-
 def check_ship(lab: Any) -> str:
     record = lab.recall("ship-v2")
     if record is None:
         raise Wrong("v2 has not been shipped yet: run the cell with lab3.ship(lab, 'v2').")
     if record["stalled"]:
         raise Wrong("the v2 rollout stalled (ProgressDeadlineExceeded); `kubectl describe deployment` says why.")
-    again = ("Fix strategy.rollingUpdate.maxUnavailable, re-apply deployment.yaml (it is v1 again) and ship v2 "
-             "again.")
-    if record["lowest_ready"] is not None and record["lowest_ready"] < FLOOR:
-        raise Wrong(f"during the v2 rollout ready pods fell to {record['lowest_ready']}, below the floor of "
-                    f"{FLOOR}: requests were dropped. {again}")
-    if record.get("allowed_floor", FLOOR) < FLOOR:
-        raise Wrong(f"v2 was shipped with a strategy that lets ready pods fall to {record['allowed_floor']}, below "
-                    f"the floor of {FLOOR} (this time the new pods happened to be ready in time). {again}")
-    return f"v2 rolled out; ready pods never fell below {record['lowest_ready']}"
+    again = "re-apply deployment.yaml (it is v1 again) and ship v2 again."
+    if "probe_problem" not in record:
+        raise Wrong(f"v2 was shipped by an older Scale Lab that did not record the readiness probe; {again}")
+    if record["probe_problem"]:
+        raise Wrong(f"v2 was shipped while {record['probe_problem']} So each new pod counted as ready the moment "
+                    "it started, and the ready count the watch saw says nothing about requests served. Fix the "
+                    f"probe (task 'probe'), then {again}")
+    lowest, allowed = record["lowest_ready"], record.get("allowed_floor", FLOOR)
+    strategy = record.get("strategy", "strategy.rollingUpdate.maxUnavailable")
+    if allowed < FLOOR and lowest is not None and lowest < FLOOR:
+        raise Wrong(f"during the v2 rollout ready pods fell to {lowest}, below the floor of {FLOOR}: requests "
+                    f"were dropped. Deployment stream-api: spec.{strategy}, so the rollout took pods away before "
+                    f"their replacements were ready. Fix it (task 'strategy'), then {again}")
+    if allowed < FLOOR:
+        raise Wrong(f"v2 was shipped while Deployment stream-api: spec.{strategy}, which lets ready pods fall to "
+                    f"{allowed}, below the floor of {FLOOR}. This time the new pods happened to be ready in time "
+                    f"(the lowest seen was {lowest}); the next release may not be so lucky. Fix it (task "
+                    f"'strategy'), then {again}")
+    if lowest is not None and lowest < FLOOR:
+        raise Wrong(f"during the v2 rollout ready pods fell to {lowest}, below the floor of {FLOOR}, although the "
+                    f"strategy keeps at least {allowed}: something else took pods away meanwhile (a drain, a crash: "
+                    f"`kubectl get events`). Ship v2 again: {again}")
+    return f"v2 rolled out; ready pods never fell below {lowest}"
 
 
 def _replica_sets(lab: Any) -> list[tuple[int, str | None, int, str]]:

@@ -27,7 +27,6 @@ from scalelab.wait import wait_for
 REPLICAS = 6
 FLOOR = 5  # at most one pod down while a node is drained
 POOLS = ("onprem", "cloud")
-LABELS = {"app": "stream-api"}
 
 
 def _nodes(lab: Any) -> dict[str, dict[str, str]]:
@@ -54,17 +53,20 @@ def check_spread(lab: Any) -> str:
     where = "Deployment stream-api: spec.template.spec"
     if (dep.spec.replicas or 0) != REPLICAS:
         raise Wrong(f"Deployment stream-api: spec.replicas is {dep.spec.replicas}; keep {REPLICAS}.")
-    if (spec.node_selector or {}).get(POOL_LABEL):
-        raise Wrong(f"{where}.nodeSelector pins every pod to the {spec.node_selector[POOL_LABEL]} pool: losing that "
+    # Which pools may the pods run in at all? Judged on the nodes, so a pool pinned by its label, by a zone,
+    # by NotIn or by a node name is caught alike.
+    nodes = _nodes(lab)
+    all_pools = read.pools(nodes)
+    by_selector = read.pools(read.nodes_allowed(spec, nodes, affinity=False))
+    if len(by_selector) < len(all_pools):
+        only = ", ".join(sorted(by_selector)) or "no"
+        raise Wrong(f"{where}.nodeSelector {spec.node_selector} pins every pod to the {only} pool: losing that "
                     "pool is an outage. Remove the nodeSelector.")
-    required = (spec.affinity and spec.affinity.node_affinity
-                and spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution)
-    if required:
-        for term in required.node_selector_terms or []:
-            for expr in term.match_expressions or []:
-                if expr.key == POOL_LABEL and expr.operator == "In" and len(expr.values or []) == 1:
-                    raise Wrong(f"{where}.affinity.nodeAffinity.requiredDuringScheduling… allows only the "
-                                f"{expr.values[0]} pool: everything lands in one pool. Remove it or list both pools.")
+    allowed = read.pools(read.nodes_allowed(spec, nodes))
+    if len(allowed) < len(all_pools):
+        only = ", ".join(sorted(allowed)) or "no"
+        raise Wrong(f"{where}.affinity.nodeAffinity.requiredDuringScheduling… allows only the {only} pool: "
+                    "everything lands in one pool. Remove it or let it match both pools.")
     constraints = spec.topology_spread_constraints or []
     by_key = {c.topology_key: c for c in constraints}
     pool = by_key.get(POOL_LABEL)
@@ -72,10 +74,12 @@ def check_spread(lab: Any) -> str:
         keys = ", ".join(by_key) or "none"
         raise Wrong(f"{where}.topologySpreadConstraints has no constraint with topologyKey {POOL_LABEL} (found: "
                     f"{keys}); spreading over hostnames alone can still put every pod in one pool.")
-    if (pool.label_selector is None or (pool.label_selector.match_labels or {}) != LABELS):
-        got = pool.label_selector.match_labels if pool.label_selector else None
-        raise Wrong(f"{where}.topologySpreadConstraints[{POOL_LABEL}].labelSelector.matchLabels is {got}: it must "
-                    "select the pods being spread (app: stream-api), or the constraint counts nothing.")
+    problem = read.stream_api_selector_problem(
+        pool.label_selector, f"{where}.topologySpreadConstraints[{POOL_LABEL}].labelSelector",
+        dep.spec.template.metadata.labels if dep.spec.template.metadata else None)
+    if problem:
+        raise Wrong(f"{problem}. It must select the pods being spread (app: stream-api), or the constraint counts "
+                    "nothing.")
     if pool.when_unsatisfiable != "DoNotSchedule":
         raise Wrong(f"{where}.topologySpreadConstraints[{POOL_LABEL}].whenUnsatisfiable is "
                     f"{pool.when_unsatisfiable}: that is only a preference. Use DoNotSchedule.")
@@ -103,19 +107,15 @@ def check_spread(lab: Any) -> str:
 
 def check_pdb(lab: Any) -> str:
     pdb = read.stream_api_pdb(lab)
-    if pdb.spec.min_available is not None and str(pdb.spec.min_available) in (str(REPLICAS), "100%"):
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: minAvailable {pdb.spec.min_available} forbids "
-                    "every eviction: a drain would hang forever. Allow one pod down.")
-    if pdb.spec.min_available is not None and str(pdb.spec.min_available).isdigit() \
-            and int(str(pdb.spec.min_available)) < FLOOR:
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: minAvailable {pdb.spec.min_available} lets a drain "
-                    f"take {REPLICAS - int(str(pdb.spec.min_available))} pods at once; the floor is {FLOOR}.")
-    if pdb.spec.max_unavailable is not None and str(pdb.spec.max_unavailable) not in ("1",):
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: maxUnavailable {pdb.spec.max_unavailable}; allow "
-                    f"exactly 1 pod down so at least {FLOOR} keep serving.")
-    if pdb.spec.min_available is None and pdb.spec.max_unavailable is None:
-        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name} sets neither minAvailable nor maxUnavailable.")
-    return "one stream-api pod at most may be evicted at a time"
+    allowed_down, field = read.disruptions_allowed(pdb, REPLICAS)
+    if allowed_down < 1:
+        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: {field} forbids every eviction (with {REPLICAS} pods "
+                    "it allows 0 down; percentages round up): a drain would hang forever. Allow one pod down.")
+    if REPLICAS - allowed_down < FLOOR:
+        raise Wrong(f"PodDisruptionBudget {pdb.metadata.name}: {field} lets a drain take {allowed_down} pods at once "
+                    f"(of {REPLICAS}; percentages round up); the floor is {FLOOR}. Allow exactly 1 pod down so at "
+                    f"least {FLOOR} keep serving.")
+    return f"{field}: one stream-api pod at most may be evicted at a time"
 
 
 def check_drain(lab: Any) -> str:
@@ -153,6 +153,12 @@ def check_drain(lab: Any) -> str:
         k8s.cordon(lab.api, node, unschedulable=False)
 
 
+def judged_by_drain(lab: Any) -> str:
+    """What the drain check depends on: the Deployment's spec and the PodDisruptionBudget's."""
+    pdbs = client.PolicyV1Api(lab.api).list_namespaced_pod_disruption_budget(lab.namespace).items
+    return read.fingerprint(lab.api, read.deployment(lab).spec, [p.spec for p in pdbs])
+
+
 SPEC = LabSpec(
     number=4, folder="04-spread", title="Spread across the fleet",
     starting_state="04-as-found.yaml",
@@ -168,6 +174,7 @@ SPEC = LabSpec(
               "pdb.yaml: spec.maxUnavailable: 1, spec.selector.matchLabels: {app: stream-api}."), ("pdb.yaml",)),
         Task("drain", "keep serving while a node is drained", check_drain,
              ("This check drains the worker with the most stream-api pods; spread and pdb must pass first.",
-              "Get 'spread' and 'pdb' to pass, then check again."), ("deployment.yaml", "pdb.yaml")),
+              "Get 'spread' and 'pdb' to pass, then check again."), ("deployment.yaml", "pdb.yaml"),
+             fingerprint=judged_by_drain),
     ),
 )

@@ -4,8 +4,9 @@ Each case starts from the reference solution, applies one named mistake the
 way a learner would (``Lab.apply_docs``: the same all-or-nothing path as the
 notebook), runs the task's check and expects it to fail with a message that
 names the mistake. Cases the API server itself refuses expect that refusal,
-with nothing applied. A final test checks that no check passes on an empty
-namespace.
+with nothing applied. The right answers written another way (other units,
+percentages, a limit without a request, matchExpressions, another API version)
+must pass. A final test checks that no check passes on an empty namespace.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from kubernetes import client
 
 from scalelab import k8s
-from scalelab.checks import FAIL, LABS, Lab, run_check
+from scalelab.checks import FAIL, LABS, PASS, Lab, run_check
 from scalelab.checks import lab3_ship_v2 as lab3
 from scalelab.checks import settle
 from scalelab.checks.lab import labs_dir, read_answer
@@ -47,6 +48,13 @@ def edit(path: str, value: Any, kind: str = "Deployment") -> Callable[[list[dict
     return mutate
 
 
+def replace(kind: str, doc: dict) -> Callable[[list[dict]], list[dict]]:
+    """A mutation that swaps the ``kind`` document for ``doc`` (a whole object written another way)."""
+    def mutate(docs: list[dict]) -> list[dict]:
+        return [copy.deepcopy(doc) if d["kind"] == kind else copy.deepcopy(d) for d in docs]
+    return mutate
+
+
 def chain(*mutations: Callable) -> Callable:
     def mutate(docs: list[dict]) -> list[dict]:
         for m in mutations:
@@ -66,6 +74,20 @@ class Case:
     refused: bool = False  # the API server refuses the file: nothing may be applied
     action: Callable[[Lab], None] | None = None  # what the learner then does (ship, roll back…)
     before: Callable[[Lab], None] | None = None  # another change made before this file is applied
+    also: tuple[tuple[str, Callable[[list[dict]], list[dict]]], ...] = ()  # other files edited first
+
+
+@dataclass(frozen=True)
+class Right:
+    """A right answer written another way: every task in ``tasks`` must pass."""
+
+    lab: int
+    name: str
+    tasks: tuple[str, ...]
+    file: str
+    mutate: Callable[[list[dict]], list[dict]]
+    also: tuple[tuple[str, Callable[[list[dict]], list[dict]]], ...] = ()
+    action: Callable[[Lab], None] | None = None
 
 
 C0 = "spec.template.spec.containers[0]"
@@ -74,22 +96,26 @@ SPREAD = "spec.template.spec.topologySpreadConstraints"
 
 CASES = [
     # --- lab 1: right-size ------------------------------------------------------------------
-    Case(1, "missing-cpu-request", "requests", "deployment.yaml", edit(f"{RES}.requests.cpu", DELETE),
-         "requests.cpu is not set"),
+    # Without a request or a limit a container gets the LimitRange's defaultRequest (limits.yaml is applied here).
+    Case(1, "missing-cpu-request-gets-the-limitrange-default", "requests", "deployment.yaml",
+         chain(edit(f"{RES}.requests.cpu", DELETE), edit(f"{RES}.limits.cpu", DELETE)),
+         "requests.cpu is 100m (from LimitRange container-defaults), below the p95"),
     Case(1, "cpu-request-below-p95", "requests", "deployment.yaml",
          chain(edit(f"{RES}.requests.cpu", "50m"), edit(f"{RES}.limits.cpu", "50m")), "below the p95"),
     Case(1, "cpu-request-wasteful", "requests", "deployment.yaml",
          chain(edit(f"{RES}.requests.cpu", "1"), edit(f"{RES}.limits.cpu", "1")), "more than twice"),
-    Case(1, "missing-memory-request", "requests", "deployment.yaml",
+    Case(1, "missing-memory-request-gets-the-limitrange-default", "requests", "deployment.yaml",
          chain(edit(f"{RES}.requests.memory", DELETE), edit(f"{RES}.limits.memory", DELETE)),
-         "requests.memory is not set"),
+         "requests.memory is 64Mi (from LimitRange container-defaults), below the highest usage"),
     Case(1, "memory-request-below-peak", "requests", "deployment.yaml",
          chain(edit(f"{RES}.requests.memory", "64Mi"), edit(f"{RES}.limits.memory", "64Mi")), "OOMKilled"),
     Case(1, "limit-below-request", "qos", "deployment.yaml", edit(f"{RES}.limits.cpu", "100m"),
          "must be less than or equal to cpu limit", refused=True),
     Case(1, "burstable-cpu-limit-above-request", "qos", "deployment.yaml", edit(f"{RES}.limits.cpu", "500m"),
          "Burstable"),
-    Case(1, "no-limits", "qos", "deployment.yaml", edit(f"{RES}.limits", DELETE), "limits.cpu is not set"),
+    Case(1, "no-limits-and-the-limitrange-default-differs", "qos", "deployment.yaml",
+         chain(edit(f"{RES}.limits", DELETE), edit(f"{RES}.requests.cpu", "180m")),
+         "limits.cpu is 200m (from LimitRange container-defaults) but requests.cpu is 180m"),
     Case(1, "typo-in-field-name", "qos", "deployment.yaml",
          chain(edit(f"{RES}.limits", DELETE), edit(f"{RES}.limtis", {"cpu": "200m", "memory": "128Mi"})),
          'unknown field .spec.template.spec.containers[name="stream-api"].resources.limtis', refused=True),
@@ -112,9 +138,26 @@ CASES = [
          "does not protect"),
     Case(1, "quota-without-cpu", "quota", "limits.yaml", edit("spec.hard.requests\\.cpu", DELETE,
                                                               kind="ResourceQuota"), "requests.cpu is not set"),
+    Case(1, "limitrange-max-above-every-node", "limitrange", "limits.yaml",
+         edit("spec.limits[0].max", {"cpu": "16"}, kind="LimitRange"), "max.cpu is 16, more than any node has"),
+    Case(1, "limitrange-refusal-was-the-quotas", "limitrange", "limits.yaml",
+         chain(edit("spec.limits[0].max", {"cpu": "64"}, kind="LimitRange"),
+               edit("spec.hard.limits\\.cpu", "10", kind="ResourceQuota")), "only the ResourceQuota refused it"),
+    Case(1, "limitrange-max-below-own-pods", "limitrange", "limits.yaml",
+         edit("spec.limits[0]", {"type": "Container", "defaultRequest": {"cpu": "100m", "memory": "64Mi"},
+                                 "default": {"cpu": "100m", "memory": "128Mi"}, "max": {"cpu": "150m"}},
+              kind="LimitRange"), "refuses the stream-api pods themselves"),
+    Case(1, "quota-requests-cpu-unbounded", "quota", "limits.yaml",
+         edit("spec.hard.requests\\.cpu", "100", kind="ResourceQuota"), "requests.cpu is 100: room for 500 pods"),
+    Case(1, "quota-requests-memory-unbounded", "quota", "limits.yaml",
+         edit("spec.hard.requests\\.memory", "64Gi", kind="ResourceQuota"), "requests.memory is 64Gi"),
+    Case(1, "quota-while-deployment-requests-nothing", "quota", "deployment.yaml",
+         edit(f"{RES}", DELETE), "containers[stream-api].resources.requests.cpu is not set",
+         before=lambda lab: lab.kubectl("delete limitrange container-defaults")),
     # --- lab 2: viral spike --------------------------------------------------------------------
+    # A limit alone would make the request (request = limit): without both, there is none.
     Case(2, "hpa-on-deployment-without-cpu-request", "request", "deployment.yaml",
-         edit(f"{RES}.requests", DELETE), "requests.cpu is not set"),
+         chain(edit(f"{RES}.requests", DELETE), edit(f"{RES}.limits.cpu", DELETE)), "requests.cpu is not set"),
     Case(2, "hpa-targets-wrong-deployment", "target", "hpa.yaml",
          edit("spec.scaleTargetRef.name", "stream-apI", kind="HorizontalPodAutoscaler"), "scaleTargetRef points at"),
     Case(2, "target-above-100-percent", "target", "hpa.yaml",
@@ -126,6 +169,9 @@ CASES = [
          edit("spec.maxReplicas", 4, kind="HorizontalPodAutoscaler"), "hit spec.maxReplicas (4)"),
     Case(2, "min-replicas-blows-budget", "spike", "hpa.yaml",
          chain(edit("spec.minReplicas", 16, kind="HorizontalPodAutoscaler")), "budget exceeded"),
+    Case(2, "limit-far-above-request-fixed-size-hpa", "spike", "hpa.yaml",
+         edit("spec.maxReplicas", 2, kind="HorizontalPodAutoscaler"), "resources.limits.cpu is 1000m",
+         also=(("deployment.yaml", edit(f"{RES}.limits.cpu", "1")),)),
     # --- lab 3: ship v2 -------------------------------------------------------------------------
     Case(3, "max-unavailable-too-high", "strategy", "deployment.yaml",
          edit("spec.strategy.rollingUpdate.maxUnavailable", 2), "maxUnavailable is 2"),
@@ -136,13 +182,20 @@ CASES = [
     Case(3, "no-readiness-probe", "probe", "deployment.yaml", edit(f"{C0}.readinessProbe", DELETE),
          "readinessProbe is not set"),
     Case(3, "probe-on-wrong-port", "probe", "deployment.yaml",
-         edit(f"{C0}.readinessProbe.tcpSocket.port", 9090), "probes port 9090"),
+         edit(f"{C0}.readinessProbe.tcpSocket.port", 9090), "readinessProbe.tcpSocket.port is 9090"),
+    Case(3, "httpget-probe-on-a-path-answering-400", "probe", "deployment.yaml",
+         edit(f"{C0}.readinessProbe", {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2}),
+         "readinessProbe.httpGet.path is /healthz: the stream API answers GET /healthz with 400"),
     Case(3, "pdb-selects-nothing", "pdb", "pdb.yaml",
          edit("spec.selector.matchLabels", {"app": "stream"}, kind="PodDisruptionBudget"), "must select"),
     Case(3, "pdb-blocks-every-eviction", "pdb", "pdb.yaml",
          edit("spec.maxUnavailable", 0, kind="PodDisruptionBudget"), "allows no pod to be evicted"),
     Case(3, "shipped-with-max-unavailable-2", "ship-v2", "deployment.yaml",
-         edit("spec.strategy.rollingUpdate.maxUnavailable", 2), "below the floor",
+         edit("spec.strategy.rollingUpdate.maxUnavailable", 2),
+         "Deployment stream-api: spec.strategy.rollingUpdate.maxUnavailable is 2",
+         action=lambda lab: lab3.ship(lab, "v2")),
+    Case(3, "shipped-before-adding-a-probe", "ship-v2", "deployment.yaml", edit(f"{C0}.readinessProbe", DELETE),
+         "v2 was shipped while Deployment stream-api: containers[stream-api].readinessProbe is not set",
          action=lambda lab: lab3.ship(lab, "v2")),
     Case(3, "broken-v3-left-running", "rollback", "deployment.yaml", None, "still runs v3",
          action=lambda lab: (lab3.ship(lab, "v2"), lab3.ship(lab, "v3"))),
@@ -156,6 +209,13 @@ CASES = [
          edit("spec.template.spec.affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
              "nodeSelectorTerms": [{"matchExpressions": [{"key": "scalelab.dev/pool", "operator": "In",
                                                           "values": ["cloud"]}]}]}}}), "allows only the cloud pool"),
+    Case(4, "affinity-notin-onprem", "spread", "deployment.yaml",
+         edit("spec.template.spec.affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+             "nodeSelectorTerms": [{"matchExpressions": [{"key": "scalelab.dev/pool", "operator": "NotIn",
+                                                          "values": ["onprem"]}]}]}}}), "allows only the cloud pool"),
+    Case(4, "nodeselector-on-one-zone", "spread", "deployment.yaml",
+         edit("spec.template.spec.nodeSelector", {"topology.kubernetes.io/zone": "cloud-a"}),
+         "pins every pod to the cloud pool"),
     Case(4, "spread-by-hostname-only", "spread", "deployment.yaml",
          edit(SPREAD, [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
                         "labelSelector": {"matchLabels": {"app": "stream-api"}}}]), "no constraint with topologyKey"),
@@ -171,6 +231,70 @@ CASES = [
                edit("spec.minAvailable", 6, kind="PodDisruptionBudget")), "forbids every eviction"),
     Case(4, "pdb-allows-three-down", "drain", "pdb.yaml",
          edit("spec.maxUnavailable", 3, kind="PodDisruptionBudget"), "maxUnavailable 3"),
+    Case(4, "pdb-min-available-half", "pdb", "pdb.yaml",
+         chain(edit("spec.maxUnavailable", DELETE, kind="PodDisruptionBudget"),
+               edit("spec.minAvailable", "50%", kind="PodDisruptionBudget")), "minAvailable 50% lets a drain take 3"),
+    Case(4, "pdb-min-available-percent-rounds-up-to-all", "pdb", "pdb.yaml",
+         chain(edit("spec.maxUnavailable", DELETE, kind="PodDisruptionBudget"),
+               edit("spec.minAvailable", "90%", kind="PodDisruptionBudget")), "minAvailable 90% forbids every eviction"),
+    Case(4, "pdb-max-unavailable-percent-rounds-up-to-two", "pdb", "pdb.yaml",
+         edit("spec.maxUnavailable", "20%", kind="PodDisruptionBudget"), "maxUnavailable 20% lets a drain take 2"),
+]
+
+IN_STREAM_API = {"matchExpressions": [{"key": "app", "operator": "In", "values": ["stream-api"]}]}
+HPA_V1 = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "stream-api"},
+          "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "stream-api"},
+                   "minReplicas": 2, "maxReplicas": 20, "targetCPUUtilizationPercentage": 70}}
+
+RIGHT = [
+    # --- lab 1 --------------------------------------------------------------------------------------
+    Right(1, "requests-in-cores-and-bytes", ("requests", "qos", "fit"), "deployment.yaml",
+          chain(edit(f"{RES}.requests", {"cpu": "0.2", "memory": "134217728"}),
+                edit(f"{RES}.limits", {"cpu": "200m", "memory": "128Mi"}))),
+    Right(1, "limits-only-requests-follow", ("requests", "qos", "fit", "quota"), "deployment.yaml",
+          edit(f"{RES}.requests", DELETE)),
+    Right(1, "limits-from-the-limitrange-defaults", ("qos",), "deployment.yaml", edit(f"{RES}.limits", DELETE)),
+    Right(1, "fit-by-node-affinity", ("fit",), "deployment.yaml",
+          chain(edit("spec.template.spec.nodeSelector", DELETE),
+                edit("spec.template.spec.affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [{"key": "scalelab.dev/pool", "operator": "In",
+                                                                 "values": ["cloud"]}]}]}}}))),
+    Right(1, "limitrange-max-in-millicores", ("limitrange",), "limits.yaml",
+          edit("spec.limits[0].max", {"cpu": "2000m"}, kind="LimitRange")),
+    Right(1, "quota-with-cpu-and-memory-keys", ("quota", "limitrange"), "limits.yaml",
+          edit("spec.hard", {"pods": "16", "cpu": "3000m", "memory": "2147483648"}, kind="ResourceQuota")),
+    # --- lab 2 --------------------------------------------------------------------------------------
+    Right(2, "request-and-limit-in-cores-survive-the-spike", ("request", "target", "spike"), "deployment.yaml",
+          chain(edit(f"{RES}.requests.cpu", "0.1"), edit(f"{RES}.limits.cpu", "0.25"))),
+    Right(2, "limit-only-deployment", ("request", "target"), "deployment.yaml",
+          edit(f"{RES}", {"limits": {"cpu": "100m", "memory": "128Mi"}})),
+    Right(2, "autoscaling-v1-hpa", ("target",), "hpa.yaml", replace("HorizontalPodAutoscaler", HPA_V1)),
+    Right(2, "target-as-an-average-value", ("target",), "hpa.yaml",
+          edit("spec.metrics[0].resource.target", {"type": "AverageValue", "averageValue": "70m"},
+               kind="HorizontalPodAutoscaler")),
+    Right(2, "target-as-a-container-resource", ("target",), "hpa.yaml",
+          edit("spec.metrics", [{"type": "ContainerResource", "containerResource": {
+              "name": "cpu", "container": "stream-api", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+               kind="HorizontalPodAutoscaler")),
+    # --- lab 3 --------------------------------------------------------------------------------------
+    Right(3, "max-unavailable-as-a-percentage", ("strategy",), "deployment.yaml",
+          edit("spec.strategy.rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "20%"})),
+    Right(3, "httpget-probe-on-metrics", ("probe",), "deployment.yaml",
+          edit(f"{C0}.readinessProbe", {"httpGet": {"path": "/Metrics", "port": 8080}, "periodSeconds": 2})),
+    Right(3, "pdb-min-available-percent-match-expressions", ("pdb",), "pdb.yaml",
+          chain(edit("spec.maxUnavailable", DELETE, kind="PodDisruptionBudget"),
+                edit("spec.minAvailable", "75%", kind="PodDisruptionBudget"),
+                edit("spec.selector", IN_STREAM_API, kind="PodDisruptionBudget"))),
+    # --- lab 4 --------------------------------------------------------------------------------------
+    Right(4, "pdb-max-unavailable-percent-match-expressions", ("pdb",), "pdb.yaml",
+          chain(edit("spec.maxUnavailable", "16%", kind="PodDisruptionBudget"),
+                edit("spec.selector", IN_STREAM_API, kind="PodDisruptionBudget"))),
+    Right(4, "affinity-listing-both-pools", ("spread",), "deployment.yaml",
+          edit("spec.template.spec.affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+              "nodeSelectorTerms": [{"matchExpressions": [{"key": "scalelab.dev/pool", "operator": "In",
+                                                           "values": ["onprem", "cloud"]}]}]}}})),
+    Right(4, "spread-selector-match-expressions", ("spread",), "deployment.yaml",
+          chain(edit(f"{SPREAD}[0].labelSelector", IN_STREAM_API), edit(f"{SPREAD}[1].labelSelector", IN_STREAM_API))),
 ]
 
 
@@ -233,6 +357,8 @@ def test_wrong_answer_is_caught_with_its_hint(case: Case, labs):
         _changed_beyond_files.add(case.lab)
     if case.before is not None:
         case.before(lab)
+    for name, mutate in case.also:
+        lab.apply_docs(mutate(solution(lab, name)), name, quiet=True)
     if case.mutate is not None:
         docs = case.mutate(solution(lab, case.file))
         if case.refused:
@@ -251,8 +377,24 @@ def test_wrong_answer_is_caught_with_its_hint(case: Case, labs):
     assert case.expect in result.message, f"{case.name}: hint does not name the mistake: {result.message}"
 
 
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("case", RIGHT, ids=lambda c: f"lab{c.lab}-right-{c.name}")
+def test_right_answer_in_another_form_passes(case: Right, labs):
+    lab = running(labs, case.lab)
+    restore(lab)
+    for name, mutate in case.also:
+        lab.apply_docs(mutate(solution(lab, name)), name, quiet=True)
+    lab.apply_docs(case.mutate(solution(lab, case.file)), case.file, quiet=True)
+    if case.action is not None:
+        _changed_beyond_files.add(case.lab)
+        case.action(lab)
+    results = [run_check(lab.spec.task(task), lab) for task in case.tasks]
+    assert [r.state for r in results] == [PASS] * len(results), [str(r) for r in results]
+
+
 def test_at_least_thirty_named_wrong_answers_covering_every_task():
     assert len(CASES) >= 30 and len({c.name for c in CASES}) == len(CASES)
+    assert len({c.name for c in RIGHT}) == len(RIGHT)
     covered = {(c.lab, c.task) for c in CASES}
     missing = [(n, t.id) for n, spec in LABS.items() for t in spec.tasks if (n, t.id) not in covered]
     assert missing == [], missing  # every task has a wrong answer of its own
