@@ -102,7 +102,9 @@ def spaces(api):
     suffix = secrets.token_hex(3)
     pair = SimpleNamespace(lib=f"printed-lib-{suffix}", typed=f"printed-typed-{suffix}")
     for name in (pair.lib, pair.typed):
-        k8s.ensure_namespace(api, name)
+        # Not tutorial-labelled: they are deleted without waiting, and a notebook's second run (same worker,
+        # next test) checks that no tutorial namespace is left.
+        client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield pair
     for name in (pair.lib, pair.typed):
         try:
