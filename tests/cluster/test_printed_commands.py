@@ -24,7 +24,7 @@ from typing import Any, Callable
 import pytest
 from kubernetes import client
 
-from scalelab import k8s, kube
+from scalelab import k8s, kube, kubectl
 from scalelab.names import FIELD_MANAGER
 from tests.cluster.helpers import eventually
 
@@ -137,10 +137,10 @@ def test_a_lab_apply_with_strict_validation(api, spaces):
     line = printed("lab-03", r"apply .*-f labs/03-ship-v2/deployment\.yaml$")
     line = line.replace("labs/03-ship-v2/", "labs/solutions/03-ship-v2/")
     both(spaces, lambda ns: k8s.apply_file(api, ROOT / "manifests/labs/03-as-found.yaml", ns))
-    # What Lab.apply runs (scalelab/checks/lab.py), without a notebook's kernel.
-    out = subprocess.run(["kubectl", "--context", kube.current_context(), "-n", spaces.lib, "apply", "--server-side",
-                          f"--field-manager={FIELD_MANAGER}", "--force-conflicts", "--validate=strict",
-                          "-f", str(ROOT / "labs/solutions/03-ship-v2/deployment.yaml")], capture_output=True, text=True)
+    # What Lab.apply runs (scalelab/checks/lab.py): the library's apply line, strictly validated.
+    solution = "labs/solutions/03-ship-v2/deployment.yaml"
+    out = kubectl.run([*shlex.split(k8s.apply_command(solution))[1:], "--validate=strict"], kube.current_context(),
+                      spaces.lib)
     assert out.returncode == 0, out.stderr
     type_in_terminal(line, spaces.typed)
     lib, typed = deployment(api, spaces.lib), deployment(api, spaces.typed)
