@@ -365,6 +365,9 @@ METRICS_SERVER = Component("metrics-server", versions.METRICS_SERVER, ("metrics-
                            go_install(["sigs.k8s.io/metrics-server/cmd/metrics-server"],
                                        "-X k8s.io/client-go/pkg/version.gitVersion={version}"))
 ALL = (KUBERNETES, ETCD, KWOK, METRICS_SERVER)
+# kwok first: the offline kind node image builds the other three first (tools/offline-kind/build.py),
+# so a `scalelab binaries` started beside it compiles kwok meanwhile and then finds the rest built.
+BUILD_ORDER = (KWOK, KUBERNETES, ETCD, METRICS_SERVER)
 
 
 def ensure(component: Component, progress: Progress) -> Path:
@@ -407,7 +410,7 @@ def _obtain(component: Component, progress: Progress) -> Path:
 def ensure_all(progress: Progress) -> dict[str, Path]:
     """Every binary the kwok provider needs, by binary name."""
     found: dict[str, Path] = {}
-    for component in ALL:
+    for component in BUILD_ORDER:
         folder = ensure(component, progress)
         found.update({b: folder / b for b in component.binaries})
     return found

@@ -13,7 +13,7 @@ syncs, metrics scrapes), not on CPU, so independent stages overlap:
     kwok      the kwok layer, once the binaries are there: cluster tests, every lesson and lab
               under nbval and again (idempotency), the lab mutation suite; pytest-xdist
               workers, each with a kwok cluster of its own
-    browser   the browser tests on a kwok cluster, once both layers above have ended
+    browser   the browser tests on a kwok cluster of their own, beside both layers, niced
     kind      the kind layer, once the node image is there: tests/kind and every lesson and
               lab under nbval (tools/test-kind.sh)
 
@@ -202,12 +202,13 @@ def stages(only: set[str], kwok_workers: int, extra: list[str]) -> list[Stage]:
         out.append(Stage("unit", [py, "-m", "pytest", "-p", "no:cacheprovider", "tests/unit", *extra]))
     if "kwok" in only:
         out += [
-            # After the node image has ended (built or not): it needs the same control plane, etcd and
-            # metrics-server builds, and the kind layer waits on it while the kwok layer has slack. Run
-            # side by side, the two builds took 1000 s (the niced binaries held the Kubernetes build's lock
-            # while the node build waited on it); one after the other, the node image is ready first and
-            # this stage finds everything but kwok in the cache. Niced: the kind layer starts beside it.
-            Stage("binaries", ["nice", "-n", "10", py, "-m", "scalelab.cli", "binaries"], later_than=("node",)),
+            # Beside the node image, niced, kwok first (`scalelab binaries` builds it before the rest): the
+            # node build takes the shared control plane, etcd and metrics-server locks within seconds and
+            # builds them at full speed, while kwok, which only this stage needs, compiles in the CPU the
+            # node build leaves (its links are single-threaded); then the shared ones are found built.
+            # (The other way round, a niced stage held the Kubernetes build's lock and the node build,
+            # on the kind layer's critical path, waited on a niced compile.)
+            Stage("binaries", ["nice", "-n", "10", py, "-m", "scalelab.cli", "binaries"]),
             Stage("npm", ["npm", "ci", "--prefix", "tests/browser", "--no-audit", "--no-fund", "--loglevel=error"]),
             # Niced, and so are the kwok control planes its workers start: the kind layer's pods burn
             # real CPU that the lessons measure, and on cgroup v1 every runnable process outside Docker
@@ -217,11 +218,13 @@ def stages(only: set[str], kwok_workers: int, extra: list[str]) -> list[Stage]:
                            "--ignore=tests/kind",
                            "--ignore=tests/browser", "-n", str(kwok_workers), "--dist", "loadscope", *extra],
                   after=("binaries",)),
-            # JupyterLab in Chromium, last and alone: under a load of many runnable processes (the kind
-            # layer burning real CPU beside four kwok clusters) lesson 05's live views were seen to
-            # stay empty in the browser; a learner's machine runs one notebook at a time.
-            Stage("browser", [py, "-m", "pytest", "-p", "no:cacheprovider", "tests/browser", *extra],
-                  after=("binaries", "npm"), later_than=("kwok", "kind")),
+            # JupyterLab in Chromium on a kwok cluster of its own, beside both layers and niced like the
+            # kwok layer: the kind layer's replays burn real CPU that its HPAs measure, so nothing else
+            # may take it from them at normal priority. (After both layers it put 6 minutes on the
+            # critical path. It once waited for them because lesson 05's ready count stayed put in the
+            # browser under load; the cause was a replay at 3x speed that the HPA could not follow.)
+            Stage("browser", ["nice", "-n", "10", py, "-m", "pytest", "-p", "no:cacheprovider", "tests/browser",
+                              *extra], after=("binaries", "npm")),
         ]
     if "kind" in only:
         out.append(Stage("docker", ["bash", "tools/offline-kind/docker-up.sh"]))

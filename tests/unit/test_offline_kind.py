@@ -120,3 +120,13 @@ def test_images_carry_scalelab_names_on_the_host_and_official_names_inside_the_n
         assert json.load(tar.extractfile("manifest.json"))[0]["RepoTags"] == [official]
         assert json.load(tar.extractfile("repositories")) == {"registry.k8s.io/pause": {"3.10.2": "l1"}}
         assert tar.extractfile("l1/layer.tar").read() == b"layer bytes"
+
+
+def test_the_node_build_makes_the_binaries_the_kwok_provider_shares_first():
+    """`scalelab binaries` runs beside it (tools/suite.py) and waits for these instead of building them."""
+    from scalelab import toolchain
+
+    components = build_module().COMPONENTS
+    shared = {c.name for c in (toolchain.KUBERNETES, toolchain.ETCD, toolchain.METRICS_SERVER)}
+    assert {c.name for c in components[:3]} == shared
+    assert toolchain.KWOK.name not in {c.name for c in components}

@@ -126,12 +126,22 @@ def test_a_stage_that_only_waits_for_quiet_runs_after_a_failed_one():
     assert runner.stages["browser"].started >= runner.stages["kind"].ended
 
 
-def test_the_kwok_binaries_wait_for_the_node_image_only_when_the_kind_layer_runs():
+def test_the_kwok_binaries_and_the_browser_run_beside_the_node_image_and_the_layers_niced():
     both = {s.name: s for s in suite.stages({"kwok", "kind"}, 3, [])}
-    assert "node" in both["binaries"].later_than  # the node build makes the shared control plane first
+    assert both["binaries"].later_than == () and both["binaries"].cmd[:3] == ["nice", "-n", "10"]
     assert both["kind"].after == ("node",) and "binaries" not in both["kind"].after + both["kind"].later_than
-    alone = suite.Suite(suite.stages({"kwok"}, 3, []), deadline=60)
-    assert "node" not in alone.stages  # later_than names a stage that is absent: no wait
+    assert both["browser"].later_than == () and both["browser"].after == ("binaries", "npm")
+    assert both["browser"].cmd[:3] == ["nice", "-n", "10"]  # never above the kind layer's real CPU burns
+
+
+def test_scalelab_binaries_builds_kwok_first():
+    """A niced `scalelab binaries` beside the node build starts with the one component the node image
+    does not need, so it never holds a lock the node build waits on (test_offline_kind.py: the node
+    build takes the shared ones first)."""
+    from scalelab import toolchain
+
+    assert toolchain.BUILD_ORDER[0] is toolchain.KWOK
+    assert sorted(c.name for c in toolchain.BUILD_ORDER) == sorted(c.name for c in toolchain.ALL)
 
 
 def test_a_stage_later_than_a_failed_one_still_runs_after_it():

@@ -74,8 +74,10 @@ CNI = toolchain.Component(
                           for p in ("ipam/host-local", "main/loopback", "main/ptp", "meta/portmap")]))
 COREDNS = toolchain.Component("coredns", versions.COREDNS, ("coredns",), toolchain.no_download,
                               toolchain.go_install(["github.com/coredns/coredns"]))
-COMPONENTS = (toolchain.KUBERNETES, toolchain.KUBERNETES_NODE, toolchain.ETCD, COREDNS, CONTAINERD, CNI, KIND,
-              toolchain.METRICS_SERVER)
+# The three the kwok provider shares first: a `scalelab binaries` beside this build (tools/suite.py)
+# then waits for them instead of building them again, and starts its kwok layer sooner.
+COMPONENTS = (toolchain.KUBERNETES, toolchain.ETCD, toolchain.METRICS_SERVER, toolchain.KUBERNETES_NODE, COREDNS,
+              CONTAINERD, CNI, KIND)
 
 
 def build_binaries(progress: Progress) -> dict[str, Path]:
