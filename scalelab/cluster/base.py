@@ -10,7 +10,7 @@ from kubernetes import client
 
 from scalelab import guard, kube, paths
 from scalelab.cluster import readiness
-from scalelab.errors import NoClusterError, ScaleLabError
+from scalelab.errors import ClusterShapeError, NoClusterError, ScaleLabError
 from scalelab.names import POOL_LABEL, TUTORIAL_LABEL, ZONE_LABEL
 from scalelab.progress import Progress
 from scalelab.wait import wait_for
@@ -36,8 +36,9 @@ class Provider(ABC):
 
     name: str
 
-    def __init__(self, cluster: str) -> None:
+    def __init__(self, cluster: str, config: str | None = None) -> None:
         self.cluster = cluster
+        self.asked_config = config  # what the learner passed as --config (None: the default, or what runs)
 
     @property
     def context(self) -> str:
@@ -79,10 +80,34 @@ class Provider(ABC):
         """Loopback ports that must be free before the cluster is created."""
         return {}
 
+    def existing_nodes(self) -> int | None:
+        """How many nodes the existing cluster has, or None when that cannot be told without starting it."""
+        if not self.running():
+            return None
+        return len(client.CoreV1Api(kube.api_client(self.context)).list_node().items)
+
+    def check_shape(self) -> None:
+        """An existing cluster is reused as it is; when ``--config`` asks for another shape, say so.
+
+        Reusing it silently would leave the learner on a fleet other than the one they asked for (one
+        node when they asked for the pools a lab needs), and `prepare` would mix two fleets.
+        """
+        if self.asked_config is None:
+            return
+        have, want = self.existing_nodes(), self.expected_nodes()
+        if have is not None and have != want:
+            raise ClusterShapeError(
+                f"cluster '{self.cluster}' ({self.name}) already exists with {have} node(s); "
+                f"--config {self.asked_config} describes {want}.",
+                f"to switch, recreate it: `scalelab down && scalelab up --config {self.asked_config}` (its "
+                "tutorial namespaces go with it); to keep the one you have, run `scalelab up` without --config")
+
     # --- shared behaviour ---------------------------------------------------------------
 
     def up(self, progress: Progress, timeout: float = 600) -> bool:
         """Create or reuse the cluster and wait until lessons can run. Returns True if anything changed."""
+        if self.exists() and not self._creation_marker().exists():
+            self.check_shape()
         if self.running():
             guard.remember(self.context)
             kube.use_context(self.context)

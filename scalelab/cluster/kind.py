@@ -134,7 +134,7 @@ class KindProvider(Provider):
     name = "kind"
 
     def __init__(self, cluster: str, config: str | Path | None = None) -> None:
-        super().__init__(cluster)
+        super().__init__(cluster, None if config is None else str(config))
         self.config = config_path(config)
 
     def _require(self) -> str:
@@ -160,6 +160,10 @@ class KindProvider(Provider):
 
     def exists(self) -> bool:
         return bool(self._nodes())
+
+    def existing_nodes(self) -> int | None:
+        """One container per node, running or stopped."""
+        return len(self._nodes()) or None
 
     def running(self) -> bool:
         nodes = self._nodes()

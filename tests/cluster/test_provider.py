@@ -51,6 +51,24 @@ def test_up_twice_is_a_no_op(cluster):
     assert kube.current_context() == cluster.context  # kubectl in another shell sees the tutorial cluster
 
 
+def test_up_with_another_config_on_a_running_cluster_says_how_to_switch(cluster, api):
+    """`scalelab up --config one-node` beside the running fleet is refused with the recreate command,
+    and changes nothing: the fleet is not mixed with another one."""
+    from kubernetes import client
+
+    from scalelab.cluster.select import provider_by_name
+    from scalelab.errors import ScaleLabError
+
+    nodes_before = sorted(n.metadata.name for n in client.CoreV1Api(api).list_node().items)
+    other = provider_by_name(cluster.name, cluster.cluster, "one-node")
+    with pytest.raises(ScaleLabError) as err:
+        other.up(Progress(quiet=True))
+    assert f"--config one-node describes {other.expected_nodes()}" in err.value.problem
+    assert "scalelab down && scalelab up --config one-node" in err.value.fix
+    assert sorted(n.metadata.name for n in client.CoreV1Api(api).list_node().items) == nodes_before
+    assert provider_by_name(cluster.name, cluster.cluster, "fleet").up(Progress(quiet=True)) is False  # same shape
+
+
 def test_every_notebook_fits_the_default_fleet_and_a_missing_pool_stops_the_first_cell(api, cluster):
     shape = needs.read_shape(api)
     assert needs.check_all(shape, cluster.name) == ([], "")
