@@ -38,8 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("action", choices=["check", "solve", "hints"], help="check: run checks; solve: apply the "
                      "reference solution of TASK and check it; hints: print both hints of TASK")
     lab.add_argument("task", nargs="?", default=None, help="task id (default for check: every task)")
-    sub.add_parser("binaries", help="Download or build the pinned control-plane binaries (kwok provider) "
-                   "and print where they are; instructors run it once per machine before a workshop.")
+    binaries = sub.add_parser("binaries", help="Download or build the pinned control-plane binaries (kwok provider) "
+                              "and print where they are; instructors run it once per machine before a workshop.")
+    binaries.add_argument("--only", default=None, metavar="NAME[,NAME]",
+                          help="only these components (kubernetes, etcd, kwok, metrics-server)")
     return parser
 
 
@@ -61,7 +63,8 @@ def _run(args: argparse.Namespace, progress: Progress) -> int:
     from scalelab.cluster import base, choose_provider
 
     if args.command == "binaries":
-        for name, path in toolchain.ensure_all(progress).items():
+        only = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
+        for name, path in toolchain.ensure_all(progress, only).items():
             print(f"{name:<24} {path}")
         return 0
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 from scalelab import paths, versions
-from scalelab.errors import BuildError, MissingToolError
+from scalelab.errors import BuildError, MissingToolError, ScaleLabError
 from scalelab.filelock import held
 from scalelab.progress import Progress
 
@@ -366,7 +366,7 @@ METRICS_SERVER = Component("metrics-server", versions.METRICS_SERVER, ("metrics-
                                        "-X k8s.io/client-go/pkg/version.gitVersion={version}"))
 ALL = (KUBERNETES, ETCD, KWOK, METRICS_SERVER)
 # kwok first: the offline kind node image builds the other three first (tools/offline-kind/build.py),
-# so a `scalelab binaries` started beside it compiles kwok meanwhile and then finds the rest built.
+# so a `scalelab binaries` started beside it compiles kwok meanwhile and then mostly finds the rest built.
 BUILD_ORDER = (KWOK, KUBERNETES, ETCD, METRICS_SERVER)
 
 
@@ -407,10 +407,14 @@ def _obtain(component: Component, progress: Progress) -> Path:
     return component.dir
 
 
-def ensure_all(progress: Progress) -> dict[str, Path]:
-    """Every binary the kwok provider needs, by binary name."""
+def ensure_all(progress: Progress, only: list[str] | None = None) -> dict[str, Path]:
+    """Every binary the kwok provider needs (or those of the components named in ``only``), by binary name."""
+    names = [c.name for c in ALL]
+    unknown = sorted(set(only or []) - set(names))
+    if unknown:
+        raise ScaleLabError(f"unknown component(s): {', '.join(unknown)}.", f"use one or more of {', '.join(names)}")
     found: dict[str, Path] = {}
-    for component in BUILD_ORDER:
+    for component in BUILD_ORDER if only is None else [c for c in BUILD_ORDER if c.name in only]:
         folder = ensure(component, progress)
         found.update({b: folder / b for b in component.binaries})
     return found

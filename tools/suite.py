@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -202,13 +203,14 @@ def stages(only: set[str], kwok_workers: int, extra: list[str]) -> list[Stage]:
         out.append(Stage("unit", [py, "-m", "pytest", "-p", "no:cacheprovider", "tests/unit", *extra]))
     if "kwok" in only:
         out += [
-            # Beside the node image, niced, kwok first (`scalelab binaries` builds it before the rest): the
-            # node build takes the shared control plane, etcd and metrics-server locks within seconds and
-            # builds them at full speed, while kwok, which only this stage needs, compiles in the CPU the
-            # node build leaves (its links are single-threaded); then the shared ones are found built.
-            # (The other way round, a niced stage held the Kubernetes build's lock and the node build,
-            # on the kind layer's critical path, waited on a niced compile.)
-            Stage("binaries", ["nice", "-n", "10", py, "-m", "scalelab.cli", "binaries"]),
+            # Beside the node image. kwok, which only this stage needs, compiles niced in the CPU the node
+            # build leaves (its links are single-threaded); then the control plane, etcd and metrics-server,
+            # which the node build also makes, at normal priority: whichever of the two takes a build's
+            # lock first builds it at full speed and the other waits for it. (When this whole stage was
+            # niced, it took the etcd and metrics-server locks the moment the control plane was done, and
+            # the node build, on the kind layer's critical path, waited on niced compiles.)
+            Stage("binaries", ["sh", "-c", f"nice -n 10 {shlex.quote(py)} -m scalelab.cli binaries --only kwok"
+                                           f" && {shlex.quote(py)} -m scalelab.cli binaries"]),
             Stage("npm", ["npm", "ci", "--prefix", "tests/browser", "--no-audit", "--no-fund", "--loglevel=error"]),
             # Niced, and so are the kwok control planes its workers start: the kind layer's pods burn
             # real CPU that the lessons measure, and on cgroup v1 every runnable process outside Docker

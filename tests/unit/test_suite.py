@@ -128,20 +128,31 @@ def test_a_stage_that_only_waits_for_quiet_runs_after_a_failed_one():
 
 def test_the_kwok_binaries_and_the_browser_run_beside_the_node_image_and_the_layers_niced():
     both = {s.name: s for s in suite.stages({"kwok", "kind"}, 3, [])}
-    assert both["binaries"].later_than == () and both["binaries"].cmd[:3] == ["nice", "-n", "10"]
+    # kwok niced, then the shared builds at normal priority: a niced compile never holds a lock the node build waits on
+    assert both["binaries"].later_than == () and both["binaries"].cmd[0] == "sh"
+    script = both["binaries"].cmd[-1]
+    niced, shared = script.split(" && ")
+    assert niced.startswith("nice -n 10 ") and niced.endswith("binaries --only kwok")
+    assert not shared.startswith("nice") and shared.endswith("scalelab.cli binaries")
     assert both["kind"].after == ("node",) and "binaries" not in both["kind"].after + both["kind"].later_than
     assert both["browser"].later_than == () and both["browser"].after == ("binaries", "npm")
     assert both["browser"].cmd[:3] == ["nice", "-n", "10"]  # never above the kind layer's real CPU burns
 
 
-def test_scalelab_binaries_builds_kwok_first():
-    """A niced `scalelab binaries` beside the node build starts with the one component the node image
-    does not need, so it never holds a lock the node build waits on (test_offline_kind.py: the node
-    build takes the shared ones first)."""
+def test_scalelab_binaries_only_builds_the_named_components_kwok_first(monkeypatch, tmp_path):
     from scalelab import toolchain
+    from scalelab.errors import ScaleLabError
 
-    assert toolchain.BUILD_ORDER[0] is toolchain.KWOK
-    assert sorted(c.name for c in toolchain.BUILD_ORDER) == sorted(c.name for c in toolchain.ALL)
+    built: list[str] = []
+    monkeypatch.setattr(toolchain, "ensure", lambda c, _progress: built.append(c.name) or tmp_path)
+    toolchain.ensure_all(None, ["metrics-server", "kwok"])
+    assert built == ["kwok", "metrics-server"]
+    built.clear()
+    toolchain.ensure_all(None)
+    assert built[0] == "kwok" and sorted(built) == sorted(c.name for c in toolchain.ALL)
+    with pytest.raises(ScaleLabError) as err:
+        toolchain.ensure_all(None, ["kowk"])
+    assert "kowk" in err.value.problem and "kwok" in err.value.fix
 
 
 def test_a_stage_later_than_a_failed_one_still_runs_after_it():
