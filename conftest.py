@@ -13,6 +13,7 @@ from the shared cache (built once).
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -31,7 +32,15 @@ TEST_PROVIDER = os.environ.get("SCALELAB_TEST_PROVIDER", "kwok")
 _provider = None
 
 
+def _end_like_ctrl_c(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    # A CI timeout or the suite's stop (tools/suite.py) sends SIGTERM, which would end pytest on the
+    # spot and leave the session's cluster running: end as Ctrl-C does, through the fixtures'
+    # teardown and pytest_sessionfinish, which delete it.
+    signal.signal(signal.SIGTERM, _end_like_ctrl_c)
     # Set before anything imports the client library, so every layer (library,
     # kubectl subprocesses, notebook kernels) sees the same isolated kubeconfig.
     # xdist workers inherit the controller's environment, so each makes its own file.
