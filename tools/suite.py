@@ -203,30 +203,33 @@ def stages(only: set[str], kwok_workers: int, extra: list[str]) -> list[Stage]:
         out.append(Stage("unit", [py, "-m", "pytest", "-p", "no:cacheprovider", "tests/unit", *extra]))
     if "kwok" in only:
         out += [
-            # Beside the node image. kwok, which only this stage needs, compiles niced in the CPU the node
-            # build leaves (its links are single-threaded); then the control plane, etcd and metrics-server,
-            # which the node build also makes, at normal priority: whichever of the two takes a build's
-            # lock first builds it at full speed and the other waits for it. (When this whole stage was
-            # niced, it took the etcd and metrics-server locks the moment the control plane was done, and
-            # the node build, on the kind layer's critical path, waited on niced compiles.)
-            Stage("binaries", ["sh", "-c", f"nice -n 10 {shlex.quote(py)} -m scalelab.cli binaries --only kwok"
+            # Beside the node image. kwok, which only this stage needs, compiles at nice 19 in the CPU the
+            # node build leaves (its links are single-threaded); then the control plane, etcd and
+            # metrics-server, which the node build also makes, at normal priority: whichever of the two
+            # takes a build's lock first builds it at full speed and the other waits. (When this whole
+            # stage ran at nice 10, it took the etcd and metrics-server locks the moment the control
+            # plane was done, and the node build, on the kind layer's critical path, waited on niced
+            # compiles; at nice 10 the kwok compile alone still delayed the node build by about 3 min.)
+            Stage("binaries", ["sh", "-c", f"nice -n 19 {shlex.quote(py)} -m scalelab.cli binaries --only kwok"
                                            f" && {shlex.quote(py)} -m scalelab.cli binaries"]),
             Stage("npm", ["npm", "ci", "--prefix", "tests/browser", "--no-audit", "--no-fund", "--loglevel=error"]),
             # Niced, and so are the kwok control planes its workers start: the kind layer's pods burn
             # real CPU that the lessons measure, and on cgroup v1 every runnable process outside Docker
             # weighs as much as all of Docker's containers together (a 100m pod asked to burn 500m
-            # got 68m while the three kwok clusters ran beside it at normal priority).
+            # got 68m while the three kwok clusters ran beside it at normal priority). After the node
+            # image: its many niced threads still slowed the node build (CoreDNS took twice its time),
+            # and the kind layer, which starts when the node image is there, is the longer of the two.
             Stage("kwok", ["nice", "-n", "10", py, "-m", "pytest", "-p", "no:cacheprovider", "--ignore=tests/unit",
                            "--ignore=tests/kind",
                            "--ignore=tests/browser", "-n", str(kwok_workers), "--dist", "loadscope", *extra],
-                  after=("binaries",)),
-            # JupyterLab in Chromium on a kwok cluster of its own, beside both layers and niced like the
-            # kwok layer: the kind layer's replays burn real CPU that its HPAs measure, so nothing else
+                  after=("binaries",), later_than=("node",)),
+            # JupyterLab in Chromium on a kwok cluster of its own, beside both layers (from the end of the
+            # node build, like the kwok layer) and niced like the kwok layer: the kind layer's replays burn real CPU that its HPAs measure, so nothing else
             # may take it from them at normal priority. (After both layers it put 6 minutes on the
             # critical path. It once waited for them because lesson 05's ready count stayed put in the
             # browser under load; the cause was a replay at 3x speed that the HPA could not follow.)
             Stage("browser", ["nice", "-n", "10", py, "-m", "pytest", "-p", "no:cacheprovider", "tests/browser",
-                              *extra], after=("binaries", "npm")),
+                              *extra], after=("binaries", "npm"), later_than=("node",)),
         ]
     if "kind" in only:
         out.append(Stage("docker", ["bash", "tools/offline-kind/docker-up.sh"]))
