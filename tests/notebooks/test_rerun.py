@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from scalelab import k8s
 from scalelab.cluster.base import tutorial_namespaces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,13 @@ def test_lesson_runs_again_and_cleans_up(notebook, api, monkeypatch):
     path = PATHS[notebook]
     recorded = checked_outputs(nbformat.read(path, as_version=4))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    try:
+        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        # Whatever happened, the next notebook on this worker starts from a clean cluster: a failed
+        # run that left its namespace made the next two notebooks' cleanup checks fail too.
+        left = tutorial_namespaces(api)
+        for namespace in left:
+            k8s.delete_namespace(api, namespace, timeout=180)
     assert checked_outputs(nb) == recorded
-    assert tutorial_namespaces(api) == [], "the cleanup cell left namespaces behind"
+    assert left == [], "the cleanup cell left namespaces behind"
