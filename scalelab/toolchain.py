@@ -364,10 +364,10 @@ METRICS_SERVER = Component("metrics-server", versions.METRICS_SERVER, ("metrics-
                            # kwokctl reads `metrics-server --version`; unstamped it says v0.0.0-master.
                            go_install(["sigs.k8s.io/metrics-server/cmd/metrics-server"],
                                        "-X k8s.io/client-go/pkg/version.gitVersion={version}"))
-ALL = (KUBERNETES, ETCD, KWOK, METRICS_SERVER)
-# kwok first: the offline kind node image builds the other three first (tools/offline-kind/build.py),
-# so a `scalelab binaries` started beside it compiles kwok meanwhile and then mostly finds the rest built.
-BUILD_ORDER = (KWOK, KUBERNETES, ETCD, METRICS_SERVER)
+# In build order. kwok first: the offline kind node image builds the other three first
+# (tools/offline-kind/build.py), so a `scalelab binaries` started beside it compiles kwok meanwhile
+# and then mostly finds the rest built.
+ALL = (KWOK, KUBERNETES, ETCD, METRICS_SERVER)
 
 
 def ensure(component: Component, progress: Progress) -> Path:
@@ -414,7 +414,7 @@ def ensure_all(progress: Progress, only: list[str] | None = None) -> dict[str, P
     if unknown:
         raise ScaleLabError(f"unknown component(s): {', '.join(unknown)}.", f"use one or more of {', '.join(names)}")
     found: dict[str, Path] = {}
-    for component in BUILD_ORDER if only is None else [c for c in BUILD_ORDER if c.name in only]:
+    for component in (c for c in ALL if only is None or c.name in only):
         folder = ensure(component, progress)
         found.update({b: folder / b for b in component.binaries})
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kubernetes import client
 
@@ -36,7 +37,7 @@ class Provider(ABC):
 
     name: str
 
-    def __init__(self, cluster: str, config: str | None = None) -> None:
+    def __init__(self, cluster: str, config: str | Path | None = None) -> None:
         self.cluster = cluster
         self.asked_config = config  # what the learner passed as --config (None: the default, or what runs)
 
@@ -86,7 +87,7 @@ class Provider(ABC):
             return None
         return len(client.CoreV1Api(kube.api_client(self.context)).list_node().items)
 
-    def check_shape(self) -> None:
+    def check_config_matches(self) -> None:
         """An existing cluster is reused as it is; when ``--config`` asks for another shape, say so.
 
         Reusing it silently would leave the learner on a fleet other than the one they asked for (one
@@ -106,9 +107,8 @@ class Provider(ABC):
 
     def up(self, progress: Progress, timeout: float = 600) -> bool:
         """Create or reuse the cluster and wait until lessons can run. Returns True if anything changed."""
-        if self.exists() and not self._creation_marker().exists():
-            self.check_shape()
         if self.running():
+            self.check_config_matches()
             guard.remember(self.context)
             kube.use_context(self.context)
             api = kube.api_client(self.context)
@@ -123,6 +123,7 @@ class Provider(ABC):
             self.delete(progress)
             self._create(progress)
         elif self.exists():
+            self.check_config_matches()
             progress.step(f"starting the stopped cluster '{self.cluster}' ({self.name})")
             self.start(progress)
         else:

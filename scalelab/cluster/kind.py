@@ -134,7 +134,7 @@ class KindProvider(Provider):
     name = "kind"
 
     def __init__(self, cluster: str, config: str | Path | None = None) -> None:
-        super().__init__(cluster, None if config is None else str(config))
+        super().__init__(cluster, config)
         self.config = config_path(config)
 
     def _require(self) -> str:

@@ -97,7 +97,7 @@ class KwokProvider(Provider):
     name = "kwok"
 
     def __init__(self, cluster: str, config: str | Path | None = None) -> None:
-        super().__init__(cluster, None if config is None else str(config))
+        super().__init__(cluster, config)
         self.fleet = fleet_path(config)
 
     # --- where things live ------------------------------------------------------------

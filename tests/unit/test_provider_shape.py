@@ -34,13 +34,13 @@ class Existing(Provider):
 
 def test_asking_for_another_shape_names_the_recreate_command():
     with pytest.raises(ScaleLabError) as err:
-        Existing(have=1, want=4, config="fleet").check_shape()
+        Existing(have=1, want=4, config="fleet").check_config_matches()
     assert "1 node(s)" in err.value.problem and "describes 4" in err.value.problem
     assert "scalelab down && scalelab up --config fleet" in err.value.fix
     assert "without --config" in err.value.fix
 
 
 def test_the_same_shape_or_no_config_reuses_the_cluster():
-    Existing(have=4, want=4, config="fleet").check_shape()
-    Existing(have=1, want=4, config=None).check_shape()  # plain `scalelab up`: whatever runs is kept
-    Existing(have=None, want=4, config="fleet").check_shape()  # a stopped kwok cluster: cannot tell, start it
+    Existing(have=4, want=4, config="fleet").check_config_matches()
+    Existing(have=1, want=4, config=None).check_config_matches()  # plain `scalelab up`: whatever runs is kept
+    Existing(have=None, want=4, config="fleet").check_config_matches()  # a stopped kwok cluster: cannot tell, start it
